@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every test: installs what is missing, builds (or reuses) the control plane, compiles, lints, and runs
+# the unit and integration suites against a real kube-apiserver + etcd. Extra arguments go to vitest.
+. "$(dirname "$0")/lib.sh"
+bash "$HACK_DIR/install-deps.sh"
+export PATH="$(bash "$HACK_DIR/install-node.sh"):$PATH"
+export KUBEBUILDER_ASSETS="$(bash "$HACK_DIR/ensure-control-plane.sh")"
+cd "$REPO_DIR"
+npm run --silent build
+npm run --silent typecheck
+npm run --silent lint
+REPORT="$(mktemp)"; trap 'rm -f "$REPORT"' EXIT
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json="$REPORT" "$@" || status=$?
+# One plain closing line that any CI can read.
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+' "$REPORT" || true
+exit "$status"
