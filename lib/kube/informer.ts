@@ -1,0 +1,217 @@
+/**
+ * A restartable informer: list, then watch from the list's resourceVersion, keeping a cache and telling
+ * handlers about adds, updates and deletes. Unlike client-node's informer it never stops for good: any
+ * watch error re-watches from the last seen resourceVersion after a backoff, 410 Gone re-lists (and emits
+ * the difference), watches end server-side after a jittered timeout, and a periodic resync re-delivers
+ * every cached object so missed work is retried.
+ */
+import { Watch, type KubeConfig } from "@kubernetes/client-node";
+import { KubeClient, apiVersionOf, resourcePath, type KubeObject, type ResourceType } from "./rest.ts";
+
+export type InformerEvent = "add" | "update" | "delete";
+export type Handler<T> = (obj: T, old?: T) => void;
+
+export interface InformerOptions {
+  namespace?: string;
+  labelSelector?: string;
+  /** Re-deliver every cached object as an update this often (0: never). */
+  resyncMs?: number;
+  watchTimeoutSeconds?: number;
+  /** Injectable for tests. */
+  sleep?: (ms: number) => Promise<void>;
+  onError?: (err: unknown) => void;
+}
+
+const key = (obj: KubeObject): string => `${obj.metadata.namespace ?? ""}/${obj.metadata.name ?? ""}`;
+
+/** 1 s, 2 s, 4 s … capped at 30 s. */
+export function backoffMs(failures: number): number {
+  return Math.min(30_000, 1000 * 2 ** Math.max(0, failures - 1));
+}
+
+export class Informer<T extends KubeObject> {
+  private readonly cache = new Map<string, T>();
+  private readonly handlers: Record<InformerEvent, Handler<T>[]> = { add: [], update: [], delete: [] };
+  private readonly client: KubeClient;
+  private readonly watcher: Watch;
+  private resourceVersion = "";
+  private synced = false;
+  private stopped = true;
+  private abort: AbortController | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private readonly sleep: (ms: number) => Promise<void>;
+  readonly type: ResourceType;
+  readonly opts: InformerOptions;
+
+  constructor(kc: KubeConfig, type: ResourceType, opts: InformerOptions = {}) {
+    this.type = type;
+    this.opts = opts;
+    this.client = new KubeClient(kc);
+    this.watcher = new Watch(kc);
+    this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+  }
+
+  on(event: InformerEvent, handler: Handler<T>): this {
+    this.handlers[event].push(handler);
+    return this;
+  }
+
+  list(): T[] {
+    return [...this.cache.values()];
+  }
+
+  get(namespace: string | undefined, name: string): T | undefined {
+    return this.cache.get(`${namespace ?? ""}/${name}`);
+  }
+
+  hasSynced(): boolean {
+    return this.synced;
+  }
+
+  /** Resolves after the first complete list; keeps watching in the background until stop(). */
+  async start(): Promise<void> {
+    this.stopped = false;
+    let failures = 0;
+    while (!this.stopped) {
+      try {
+        await this.relist();
+        break;
+      } catch (err) {
+        this.opts.onError?.(err);
+        await this.sleep(backoffMs(++failures));
+      }
+    }
+    if (this.stopped) return;
+    void this.watchLoop();
+    if (this.opts.resyncMs) {
+      this.resyncTimer = setInterval(() => this.resync(), this.opts.resyncMs);
+      this.resyncTimer.unref();
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.abort?.abort();
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+  }
+
+  private emit(event: InformerEvent, obj: T, old?: T): void {
+    for (const handler of this.handlers[event]) {
+      try {
+        handler(obj, old);
+      } catch (err) {
+        this.opts.onError?.(err);
+      }
+    }
+  }
+
+  private resync(): void {
+    for (const obj of this.cache.values()) this.emit("update", obj, obj);
+  }
+
+  /** Lists everything and reconciles the cache with it, emitting what changed since the last view. */
+  private async relist(): Promise<void> {
+    const list = await this.client.list<T>(this.type, this.opts.namespace, { labelSelector: this.opts.labelSelector });
+    const seen = new Set<string>();
+    for (const obj of list.items) {
+      const k = key(obj);
+      seen.add(k);
+      const old = this.cache.get(k);
+      this.cache.set(k, obj);
+      if (!old) this.emit("add", obj);
+      else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion) this.emit("update", obj, old);
+    }
+    for (const [k, old] of this.cache) {
+      if (!seen.has(k)) {
+        this.cache.delete(k);
+        this.emit("delete", old);
+      }
+    }
+    this.resourceVersion = list.metadata.resourceVersion ?? "";
+    this.synced = true;
+  }
+
+  private async watchLoop(): Promise<void> {
+    let failures = 0;
+    while (!this.stopped) {
+      const outcome = await this.watchOnce();
+      if (this.stopped) return;
+      if (outcome === "gone") {
+        try {
+          await this.relist();
+          failures = 0;
+        } catch (err) {
+          this.opts.onError?.(err);
+          await this.sleep(backoffMs(++failures));
+        }
+      } else if (outcome === "error") {
+        await this.sleep(backoffMs(++failures));
+      } else {
+        failures = 0;
+      }
+    }
+  }
+
+  /** One watch request; resolves when it ends, saying whether to re-list. */
+  private watchOnce(): Promise<"ended" | "gone" | "error"> {
+    return new Promise((resolve) => {
+      let gone = false;
+      const timeoutSeconds = this.opts.watchTimeoutSeconds ?? 240 + Math.floor(Math.random() * 120);
+      const path = resourcePath(this.type, this.opts.namespace);
+      const onEvent = (type: string, obj: T | { code?: number }): void => {
+        if (type === "ERROR") {
+          gone = (obj as { code?: number }).code === 410;
+          return;
+        }
+        this.apply(type, obj as T);
+      };
+      this.watcher
+        .watch(
+          path,
+          {
+            resourceVersion: this.resourceVersion,
+            allowWatchBookmarks: true,
+            timeoutSeconds,
+            labelSelector: this.opts.labelSelector,
+          },
+          onEvent,
+          (err: unknown) => {
+            if (gone || (err as { statusCode?: number } | null)?.statusCode === 410) resolve("gone");
+            // client-node aborts a watch that was silent for 30 s; that is a normal end, not a failure.
+            else if (err instanceof Error && err.name === "TimeoutError") resolve("ended");
+            else if (err && !this.stopped) {
+              this.opts.onError?.(err);
+              resolve("error");
+            } else resolve("ended");
+          },
+        )
+        .then(
+          (controller: AbortController) => {
+            this.abort = controller;
+            if (this.stopped) controller.abort();
+          },
+          (err: unknown) => {
+            this.opts.onError?.(err);
+            resolve("error");
+          },
+        );
+    });
+  }
+
+  private apply(type: string, obj: T): void {
+    if (obj.metadata?.resourceVersion) this.resourceVersion = obj.metadata.resourceVersion;
+    if (type === "BOOKMARK") return;
+    obj.apiVersion ??= apiVersionOf(this.type);
+    obj.kind ??= this.type.kind;
+    const k = key(obj);
+    const old = this.cache.get(k);
+    if (type === "DELETED") {
+      this.cache.delete(k);
+      this.emit("delete", old ?? obj);
+    } else {
+      this.cache.set(k, obj);
+      if (old) this.emit("update", obj, old);
+      else this.emit("add", obj);
+    }
+  }
+}

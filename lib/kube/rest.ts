@@ -1,0 +1,204 @@
+/**
+ * A small typed REST client over a KubeConfig. The generated client-node APIs cover built-in kinds well,
+ * but for custom resources, server-side apply, merge patches and status subresources one path-based
+ * client is clearer and makes every request's content type explicit (client-node's generic patch defaults
+ * to strategic merge, which CRDs reject).
+ */
+import { HttpMethod, RequestContext, type KubeConfig } from "@kubernetes/client-node";
+import { fetch } from "undici";
+
+export interface ResourceType {
+  group: string; // "" for the core group
+  version: string;
+  plural: string;
+  kind: string;
+  namespaced: boolean;
+}
+
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name?: string;
+    generateName?: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    generation?: number;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    finalizers?: string[];
+    deletionTimestamp?: string;
+    creationTimestamp?: string;
+    ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }[];
+  };
+}
+
+export interface ObjectList<T> {
+  items: T[];
+  metadata: { resourceVersion?: string; continue?: string };
+}
+
+/** A failed API call, with the HTTP code and the API server's reason (Conflict, AlreadyExists, …). */
+export class KubeApiError extends Error {
+  readonly code: number;
+  readonly reason: string;
+  constructor(code: number, reason: string, message: string) {
+    super(message);
+    this.name = "KubeApiError";
+    this.code = code;
+    this.reason = reason;
+  }
+}
+
+export const isNotFound = (err: unknown): boolean => err instanceof KubeApiError && err.code === 404;
+export const isConflict = (err: unknown): boolean => err instanceof KubeApiError && err.code === 409;
+export const isAlreadyExists = (err: unknown): boolean =>
+  err instanceof KubeApiError && err.code === 409 && err.reason === "AlreadyExists";
+
+export function apiVersionOf(type: ResourceType): string {
+  return type.group ? `${type.group}/${type.version}` : type.version;
+}
+
+export function resourcePath(type: ResourceType, namespace?: string, name?: string, subresource?: string): string {
+  const base = type.group ? `/apis/${type.group}/${type.version}` : `/api/${type.version}`;
+  const ns = type.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : "";
+  const tail = name ? `/${encodeURIComponent(name)}${subresource ? `/${subresource}` : ""}` : "";
+  return `${base}${ns}/${type.plural}${tail}`;
+}
+
+export type PatchType = "merge" | "json" | "apply";
+const PATCH_CONTENT_TYPES: Record<PatchType, string> = {
+  merge: "application/merge-patch+json",
+  json: "application/json-patch+json",
+  apply: "application/apply-patch+yaml",
+};
+
+export interface RequestOptions {
+  query?: Record<string, string | number | boolean | undefined>;
+  contentType?: string;
+  timeoutMs?: number;
+}
+
+export class KubeClient {
+  readonly kc: KubeConfig;
+  constructor(kc: KubeConfig) {
+    this.kc = kc;
+  }
+
+  async request<T>(method: string, path: string, body?: unknown, opts: RequestOptions = {}): Promise<T> {
+    const cluster = this.kc.getCurrentCluster();
+    if (!cluster) throw new Error("no current cluster in kubeconfig");
+    const url = new URL(cluster.server.replace(/\/$/, "") + path);
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const ctx = new RequestContext(url.toString(), method.toUpperCase() as HttpMethod);
+    await this.kc.applySecurityAuthentication(ctx);
+    const headers: Record<string, string> = { ...ctx.getHeaders(), accept: "application/json" };
+    if (body !== undefined) headers["content-type"] = opts.contentType ?? "application/json";
+    let res;
+    try {
+      res = await fetch(url, {
+        method: method.toUpperCase(),
+        headers,
+        dispatcher: ctx.getDispatcher(),
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000),
+      });
+    } catch (err) {
+      throw new KubeApiError(0, "Unreachable", `${method} ${url.host}${path}: ${err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)}`);
+    }
+    const text = await res.text();
+    if (res.status >= 300) {
+      let reason = res.statusText;
+      let message = text;
+      try {
+        const status = JSON.parse(text) as { reason?: string; message?: string };
+        reason = status.reason ?? reason;
+        message = status.message ?? message;
+      } catch {
+        // not a Status object; keep the raw text
+      }
+      throw new KubeApiError(res.status, reason, `${method} ${path}: ${res.status} ${message}`);
+    }
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  get<T extends KubeObject>(type: ResourceType, namespace: string | undefined, name: string): Promise<T> {
+    return this.request<T>("GET", resourcePath(type, namespace, name));
+  }
+
+  async getOrNull<T extends KubeObject>(type: ResourceType, namespace: string | undefined, name: string): Promise<T | null> {
+    try {
+      return await this.get<T>(type, namespace, name);
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+  }
+
+  async list<T extends KubeObject>(type: ResourceType, namespace?: string, query: RequestOptions["query"] = {}): Promise<ObjectList<T>> {
+    const list = await this.request<ObjectList<T>>("GET", resourcePath(type, namespace), undefined, { query });
+    // Lists omit apiVersion/kind on items; restore them so items look like what a GET returns.
+    for (const item of list.items) {
+      item.apiVersion = apiVersionOf(type);
+      item.kind = type.kind;
+    }
+    return list;
+  }
+
+  create<T extends KubeObject>(type: ResourceType, obj: T): Promise<T> {
+    return this.request<T>("POST", resourcePath(type, obj.metadata.namespace), {
+      apiVersion: apiVersionOf(type),
+      kind: type.kind,
+      ...obj,
+    });
+  }
+
+  /** Replace with resourceVersion guard: a concurrent writer makes this fail with 409 Conflict. */
+  update<T extends KubeObject>(type: ResourceType, obj: T): Promise<T> {
+    if (!obj.metadata.resourceVersion) throw new Error("update needs metadata.resourceVersion (optimistic concurrency)");
+    return this.request<T>("PUT", resourcePath(type, obj.metadata.namespace, obj.metadata.name), obj);
+  }
+
+  updateStatus<T extends KubeObject>(type: ResourceType, obj: T): Promise<T> {
+    return this.request<T>("PUT", resourcePath(type, obj.metadata.namespace, obj.metadata.name, "status"), obj);
+  }
+
+  patch<T extends KubeObject>(
+    type: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    patch: unknown,
+    patchType: PatchType,
+    opts: { fieldManager?: string; force?: boolean; subresource?: string } = {},
+  ): Promise<T> {
+    return this.request<T>("PATCH", resourcePath(type, namespace, name, opts.subresource), patch, {
+      contentType: PATCH_CONTENT_TYPES[patchType],
+      query: { fieldManager: opts.fieldManager, force: opts.force },
+    });
+  }
+
+  /** Server-side apply with our field manager: we own exactly the fields we send. */
+  apply<T extends KubeObject>(type: ResourceType, obj: T, fieldManager: string, subresource?: string): Promise<T> {
+    const body = { apiVersion: apiVersionOf(type), kind: type.kind, ...obj };
+    return this.patch<T>(type, obj.metadata.namespace, obj.metadata.name as string, body, "apply", {
+      fieldManager,
+      force: true,
+      subresource,
+    });
+  }
+
+  /** Deletes; a missing object counts as deleted. A uid precondition refuses to delete a re-created namesake. */
+  async delete(type: ResourceType, namespace: string | undefined, name: string, opts: { uid?: string; propagation?: "Background" | "Foreground" | "Orphan" } = {}): Promise<void> {
+    try {
+      await this.request("DELETE", resourcePath(type, namespace, name), {
+        apiVersion: "v1",
+        kind: "DeleteOptions",
+        propagationPolicy: opts.propagation ?? "Background",
+        ...(opts.uid ? { preconditions: { uid: opts.uid } } : {}),
+      });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+}
