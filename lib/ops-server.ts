@@ -14,7 +14,9 @@ export interface OpsServerOptions {
   readiness: () => string | null;
 }
 
-export async function startOpsServer(opts: OpsServerOptions): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+export async function startOpsServer(
+  opts: OpsServerOptions,
+): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const { host, port } = parseHostPort(opts.listen, "--metrics-addr");
   const server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];

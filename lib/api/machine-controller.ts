@@ -12,7 +12,13 @@ export const MACHINE_DEPLOYMENT: ResourceType = {
   kind: "MachineDeployment",
   namespaced: true,
 };
-export const MACHINE: ResourceType = { group: "cluster.k8s.io", version: "v1alpha1", plural: "machines", kind: "Machine", namespaced: true };
+export const MACHINE: ResourceType = {
+  group: "cluster.k8s.io",
+  version: "v1alpha1",
+  plural: "machines",
+  kind: "Machine",
+  namespaced: true,
+};
 
 export interface MachineDeployment extends KubeObject {
   spec: {
@@ -29,5 +35,10 @@ export interface MachineDeployment extends KubeObject {
       };
     };
   };
-  status?: { replicas?: number; readyReplicas?: number; availableReplicas?: number; updatedReplicas?: number };
+  status?: {
+    replicas?: number;
+    readyReplicas?: number;
+    availableReplicas?: number;
+    updatedReplicas?: number;
+  };
 }

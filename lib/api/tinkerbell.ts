@@ -5,11 +5,41 @@
  */
 import type { KubeObject, ResourceType } from "../kube/rest.ts";
 
-export const HARDWARE: ResourceType = { group: "tinkerbell.org", version: "v1alpha1", plural: "hardware", kind: "Hardware", namespaced: true };
-export const WORKFLOW: ResourceType = { group: "tinkerbell.org", version: "v1alpha1", plural: "workflows", kind: "Workflow", namespaced: true };
-export const TEMPLATE: ResourceType = { group: "tinkerbell.org", version: "v1alpha1", plural: "templates", kind: "Template", namespaced: true };
-export const BMC_MACHINE: ResourceType = { group: "bmc.tinkerbell.org", version: "v1alpha1", plural: "machines", kind: "Machine", namespaced: true };
-export const BMC_JOB: ResourceType = { group: "bmc.tinkerbell.org", version: "v1alpha1", plural: "jobs", kind: "Job", namespaced: true };
+export const HARDWARE: ResourceType = {
+  group: "tinkerbell.org",
+  version: "v1alpha1",
+  plural: "hardware",
+  kind: "Hardware",
+  namespaced: true,
+};
+export const WORKFLOW: ResourceType = {
+  group: "tinkerbell.org",
+  version: "v1alpha1",
+  plural: "workflows",
+  kind: "Workflow",
+  namespaced: true,
+};
+export const TEMPLATE: ResourceType = {
+  group: "tinkerbell.org",
+  version: "v1alpha1",
+  plural: "templates",
+  kind: "Template",
+  namespaced: true,
+};
+export const BMC_MACHINE: ResourceType = {
+  group: "bmc.tinkerbell.org",
+  version: "v1alpha1",
+  plural: "machines",
+  kind: "Machine",
+  namespaced: true,
+};
+export const BMC_JOB: ResourceType = {
+  group: "bmc.tinkerbell.org",
+  version: "v1alpha1",
+  plural: "jobs",
+  kind: "Job",
+  namespaced: true,
+};
 
 export interface HardwareInterface {
   dhcp?: {
@@ -48,8 +78,15 @@ export interface WorkflowStatus {
   globalTimeout?: number;
   currentState?: { actionName?: string; taskName?: string; state?: string };
   conditions?: { type: string; status: string; reason?: string; message?: string; time?: string }[];
-  tasks?: { name: string; agentID?: string; actions?: { name: string; state?: string; message?: string }[] }[];
-  bootOptions?: { allowNetboot?: { toggledTrue?: boolean; toggledFalse?: boolean }; jobs?: Record<string, unknown> };
+  tasks?: {
+    name: string;
+    agentID?: string;
+    actions?: { name: string; state?: string; message?: string }[];
+  }[];
+  bootOptions?: {
+    allowNetboot?: { toggledTrue?: boolean; toggledFalse?: boolean };
+    jobs?: Record<string, unknown>;
+  };
 }
 
 export interface Workflow extends KubeObject {
@@ -76,7 +113,8 @@ export interface BmcJob extends KubeObject {
 }
 
 /** Workflow states as Tinkerbell v0.17+ writes them; older releases prefixed them with STATE_. */
-export type WorkflowState = "PREPARING" | "PENDING" | "RUNNING" | "POST" | "SUCCESS" | "FAILED" | "TIMEOUT" | "UNKNOWN";
+export type WorkflowState =
+  "PREPARING" | "PENDING" | "RUNNING" | "POST" | "SUCCESS" | "FAILED" | "TIMEOUT" | "UNKNOWN";
 
 export function workflowState(wf: Workflow | undefined): WorkflowState | undefined {
   const raw = wf?.status?.state;

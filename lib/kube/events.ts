@@ -24,15 +24,29 @@ export class EventRecorder {
   }
 
   /** Best effort: an Event that cannot be written is never a reason to fail a reconcile. */
-  async record(regarding: KubeObject & { apiVersion: string; kind: string }, type: EventType, reason: string, message: string): Promise<void> {
+  async record(
+    regarding: KubeObject & { apiVersion: string; kind: string },
+    type: EventType,
+    reason: string,
+    message: string,
+  ): Promise<void> {
     const namespace = regarding.metadata.namespace ?? "default";
-    const digest = createHash("sha256").update(`${regarding.metadata.uid}|${type}|${reason}|${message}`).digest("hex").slice(0, 12);
+    const digest = createHash("sha256")
+      .update(`${regarding.metadata.uid}|${type}|${reason}|${message}`)
+      .digest("hex")
+      .slice(0, 12);
     const name = `${regarding.metadata.name}.${digest}`;
     const now = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
     try {
       const existing = await this.client.getOrNull<CoreEvent>(EVENT, namespace, name);
       if (existing) {
-        await this.client.patch(EVENT, namespace, name, { count: (existing.count ?? 1) + 1, lastTimestamp: now }, "merge");
+        await this.client.patch(
+          EVENT,
+          namespace,
+          name,
+          { count: (existing.count ?? 1) + 1, lastTimestamp: now },
+          "merge",
+        );
         return;
       }
       await this.client.create(EVENT, {

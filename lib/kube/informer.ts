@@ -64,6 +64,17 @@ export class Informer<T extends KubeObject> {
     return this.cache.get(`${namespace ?? ""}/${name}`);
   }
 
+  /**
+   * Puts an object we just wrote into the cache if it is newer than what we have, so a controller does not
+   * act on its own stale view before the watch event arrives. Emits nothing.
+   */
+  upsertLocal(obj: T): void {
+    const k = key(obj);
+    const old = this.cache.get(k);
+    if (old && Number(old.metadata.resourceVersion) >= Number(obj.metadata.resourceVersion)) return;
+    this.cache.set(k, obj);
+  }
+
   hasSynced(): boolean {
     return this.synced;
   }
@@ -111,7 +122,9 @@ export class Informer<T extends KubeObject> {
 
   /** Lists everything and reconciles the cache with it, emitting what changed since the last view. */
   private async relist(): Promise<void> {
-    const list = await this.client.list<T>(this.type, this.opts.namespace, { labelSelector: this.opts.labelSelector });
+    const list = await this.client.list<T>(this.type, this.opts.namespace, {
+      labelSelector: this.opts.labelSelector,
+    });
     const seen = new Set<string>();
     for (const obj of list.items) {
       const k = key(obj);

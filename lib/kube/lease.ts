@@ -6,7 +6,13 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import { KubeClient, isConflict, isNotFound, type KubeObject, type ResourceType } from "./rest.ts";
 
-const LEASE: ResourceType = { group: "coordination.k8s.io", version: "v1", plural: "leases", kind: "Lease", namespaced: true };
+const LEASE: ResourceType = {
+  group: "coordination.k8s.io",
+  version: "v1",
+  plural: "leases",
+  kind: "Lease",
+  namespaced: true,
+};
 
 interface Lease extends KubeObject {
   spec: {
@@ -35,7 +41,8 @@ const microTime = (ms: number): string => new Date(ms).toISOString().replace(/\.
 
 export class LeaderElector {
   private readonly client: KubeClient;
-  private readonly opts: Required<Omit<LeaderElectionOptions, "onError">> & Pick<LeaderElectionOptions, "onError">;
+  private readonly opts: Required<Omit<LeaderElectionOptions, "onError">> &
+    Pick<LeaderElectionOptions, "onError">;
   private leading = false;
   private lastRenew = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -104,7 +111,13 @@ export class LeaderElector {
     if (!current) {
       await this.client.create<Lease>(LEASE, {
         metadata: { namespace, name },
-        spec: { holderIdentity: identity, leaseDurationSeconds: durationSeconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 },
+        spec: {
+          holderIdentity: identity,
+          leaseDurationSeconds: durationSeconds,
+          acquireTime: microTime(now),
+          renewTime: microTime(now),
+          leaseTransitions: 0,
+        },
       });
       this.setLeading(true);
       return true;
@@ -122,7 +135,9 @@ export class LeaderElector {
       holderIdentity: identity,
       leaseDurationSeconds: durationSeconds,
       renewTime: microTime(now),
-      ...(takingOver ? { acquireTime: microTime(now), leaseTransitions: (current.spec.leaseTransitions ?? 0) + 1 } : {}),
+      ...(takingOver
+        ? { acquireTime: microTime(now), leaseTransitions: (current.spec.leaseTransitions ?? 0) + 1 }
+        : {}),
     };
     try {
       await this.client.update(LEASE, current);

@@ -60,7 +60,12 @@ export function apiVersionOf(type: ResourceType): string {
   return type.group ? `${type.group}/${type.version}` : type.version;
 }
 
-export function resourcePath(type: ResourceType, namespace?: string, name?: string, subresource?: string): string {
+export function resourcePath(
+  type: ResourceType,
+  namespace?: string,
+  name?: string,
+  subresource?: string,
+): string {
   const base = type.group ? `/apis/${type.group}/${type.version}` : `/api/${type.version}`;
   const ns = type.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : "";
   const tail = name ? `/${encodeURIComponent(name)}${subresource ? `/${subresource}` : ""}` : "";
@@ -90,7 +95,8 @@ export class KubeClient {
     const cluster = this.kc.getCurrentCluster();
     if (!cluster) throw new Error("no current cluster in kubeconfig");
     const url = new URL(cluster.server.replace(/\/$/, "") + path);
-    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    for (const [k, v] of Object.entries(opts.query ?? {}))
+      if (v !== undefined) url.searchParams.set(k, String(v));
     const ctx = new RequestContext(url.toString(), method.toUpperCase() as HttpMethod);
     await this.kc.applySecurityAuthentication(ctx);
     const headers: Record<string, string> = { ...ctx.getHeaders(), accept: "application/json" };
@@ -105,7 +111,11 @@ export class KubeClient {
         signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000),
       });
     } catch (err) {
-      throw new KubeApiError(0, "Unreachable", `${method} ${url.host}${path}: ${err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)}`);
+      throw new KubeApiError(
+        0,
+        "Unreachable",
+        `${method} ${url.host}${path}: ${err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)}`,
+      );
     }
     const text = await res.text();
     if (res.status >= 300) {
@@ -127,7 +137,11 @@ export class KubeClient {
     return this.request<T>("GET", resourcePath(type, namespace, name));
   }
 
-  async getOrNull<T extends KubeObject>(type: ResourceType, namespace: string | undefined, name: string): Promise<T | null> {
+  async getOrNull<T extends KubeObject>(
+    type: ResourceType,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<T | null> {
     try {
       return await this.get<T>(type, namespace, name);
     } catch (err) {
@@ -136,8 +150,14 @@ export class KubeClient {
     }
   }
 
-  async list<T extends KubeObject>(type: ResourceType, namespace?: string, query: RequestOptions["query"] = {}): Promise<ObjectList<T>> {
-    const list = await this.request<ObjectList<T>>("GET", resourcePath(type, namespace), undefined, { query });
+  async list<T extends KubeObject>(
+    type: ResourceType,
+    namespace?: string,
+    query: RequestOptions["query"] = {},
+  ): Promise<ObjectList<T>> {
+    const list = await this.request<ObjectList<T>>("GET", resourcePath(type, namespace), undefined, {
+      query,
+    });
     // Lists omit apiVersion/kind on items; restore them so items look like what a GET returns.
     for (const item of list.items) {
       item.apiVersion = apiVersionOf(type);
@@ -156,12 +176,17 @@ export class KubeClient {
 
   /** Replace with resourceVersion guard: a concurrent writer makes this fail with 409 Conflict. */
   update<T extends KubeObject>(type: ResourceType, obj: T): Promise<T> {
-    if (!obj.metadata.resourceVersion) throw new Error("update needs metadata.resourceVersion (optimistic concurrency)");
+    if (!obj.metadata.resourceVersion)
+      throw new Error("update needs metadata.resourceVersion (optimistic concurrency)");
     return this.request<T>("PUT", resourcePath(type, obj.metadata.namespace, obj.metadata.name), obj);
   }
 
   updateStatus<T extends KubeObject>(type: ResourceType, obj: T): Promise<T> {
-    return this.request<T>("PUT", resourcePath(type, obj.metadata.namespace, obj.metadata.name, "status"), obj);
+    return this.request<T>(
+      "PUT",
+      resourcePath(type, obj.metadata.namespace, obj.metadata.name, "status"),
+      obj,
+    );
   }
 
   patch<T extends KubeObject>(
@@ -179,7 +204,12 @@ export class KubeClient {
   }
 
   /** Server-side apply with our field manager: we own exactly the fields we send. */
-  apply<T extends KubeObject>(type: ResourceType, obj: T, fieldManager: string, subresource?: string): Promise<T> {
+  apply<T extends KubeObject>(
+    type: ResourceType,
+    obj: T,
+    fieldManager: string,
+    subresource?: string,
+  ): Promise<T> {
     const body = { apiVersion: apiVersionOf(type), kind: type.kind, ...obj };
     return this.patch<T>(type, obj.metadata.namespace, obj.metadata.name as string, body, "apply", {
       fieldManager,
@@ -189,7 +219,12 @@ export class KubeClient {
   }
 
   /** Deletes; a missing object counts as deleted. A uid precondition refuses to delete a re-created namesake. */
-  async delete(type: ResourceType, namespace: string | undefined, name: string, opts: { uid?: string; propagation?: "Background" | "Foreground" | "Orphan" } = {}): Promise<void> {
+  async delete(
+    type: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    opts: { uid?: string; propagation?: "Background" | "Foreground" | "Orphan" } = {},
+  ): Promise<void> {
     try {
       await this.request("DELETE", resourcePath(type, namespace, name), {
         apiVersion: "v1",

@@ -1,0 +1,52 @@
+/**
+ * Every label and annotation metalpool reads or writes on other people's objects, in one place.
+ * Labels are what selectors and the claim guard use; annotations carry detail for humans.
+ */
+export const LABEL = {
+  /** The claim: the UID of the BaremetalPool that owns this Hardware. Exclusive by construction. */
+  poolUID: "metalpool.io/pool-uid",
+  /** The claiming pool's name, for humans and kubectl selectors. */
+  pool: "metalpool.io/pool",
+  /** Hardware taken out of service after repeated failures; never claimed until a person removes it. */
+  quarantined: "metalpool.io/quarantined",
+  /** Set by discovery on Hardware it created. */
+  discovered: "metalpool.io/discovered",
+  /** A discovered server is eligible only with approved=true (set by a person or an auto-approve rule). */
+  approved: "metalpool.io/approved",
+  /** On MachineDeployments and Workflows: which Hardware they are for. */
+  hardware: "metalpool.io/hardware",
+  /** On Workflows: the provisioning attempt (1, 2, …) or "wipe". */
+  attempt: "metalpool.io/attempt",
+  purpose: "metalpool.io/purpose",
+  /** Inventory facts written from the BMC, matched by pool requirements. */
+  cpus: "metalpool.io/cpus",
+  memoryGiB: "metalpool.io/memory-gib",
+  disks: "metalpool.io/disks",
+  diskMinGiB: "metalpool.io/disk-min-gib",
+  arch: "metalpool.io/arch",
+  uefi: "metalpool.io/uefi",
+  /** machine-controller labels the Workflows it creates with the Hardware name. */
+  mcHardwareRef: "app.kubernetes.io/hardware-reference",
+} as const;
+
+export const ANNOTATION = {
+  poolNamespace: "metalpool.io/pool-namespace",
+  claimedAt: "metalpool.io/claimed-at",
+  quarantineReason: "metalpool.io/quarantine-reason",
+  /** A person marks a member as the preferred victim on scale-down. */
+  deletePreferred: "metalpool.io/delete-preferred",
+  /** Where a member's MachineDeployment lives (namespace/name), for the way back from Hardware. */
+  machineDeployment: "metalpool.io/machine-deployment",
+  /** Netboot flags before the claim, restored on release. */
+  netbootBefore: "metalpool.io/netboot-before",
+  inventory: "metalpool.io/inventory",
+  /** Chosen for scale-down: the member is being deprovisioned and released; it never goes back. */
+  releasing: "metalpool.io/releasing",
+  /** machine-controller mode: provisioning attempts so far (written only while no Machine exists). */
+  attempts: "metalpool.io/attempts",
+  /** On Workflows: when metalpool asked the BMC for the one-time PXE boot of this attempt. */
+  powerRequested: "metalpool.io/power-requested",
+} as const;
+
+export const FINALIZER = "metalpool.io/release-hardware";
+export const FIELD_MANAGER = "metalpool-operator";

@@ -1,0 +1,126 @@
+/**
+ * Every write metalpool makes to a Hardware: claim, mark for release, release, quarantine. Each is a
+ * resourceVersion-guarded update, so two pools or two operator instances can never both succeed on the
+ * same version; all but `claim` first re-read the object and refuse unless it is still claimed by the pool.
+ */
+import { ANNOTATION, LABEL } from "../../lib/api/labels.ts";
+import { HARDWARE, type Hardware } from "../../lib/api/tinkerbell.ts";
+import { KubeClient, isConflict } from "../../lib/kube/rest.ts";
+import type { PoolRef } from "../provision/machine-deployment.ts";
+
+export class NotClaimedError extends Error {
+  constructor(hw: string, pool: PoolRef) {
+    super(`refusing to act on Hardware ${hw}: it is not claimed by pool ${pool.namespace}/${pool.name}`);
+    this.name = "NotClaimedError";
+  }
+}
+
+function setNetboot(hw: Hardware, allow: boolean): void {
+  for (const iface of hw.spec.interfaces ?? []) {
+    iface.netboot = { ...iface.netboot, allowPXE: allow, allowWorkflow: allow };
+  }
+}
+
+/** Claims a free Hardware as seen at `seen.metadata.resourceVersion`; false if someone else wrote first. */
+export async function claim(
+  client: KubeClient,
+  seen: Hardware,
+  pool: PoolRef,
+  now: Date,
+): Promise<Hardware | null> {
+  const hw = structuredClone(seen);
+  if (hw.metadata.labels?.[LABEL.poolUID]) return null;
+  hw.metadata.labels = { ...hw.metadata.labels, [LABEL.poolUID]: pool.uid, [LABEL.pool]: pool.name };
+  hw.metadata.annotations = {
+    ...hw.metadata.annotations,
+    [ANNOTATION.poolNamespace]: pool.namespace,
+    [ANNOTATION.claimedAt]: now.toISOString(),
+  };
+  setNetboot(hw, true);
+  try {
+    return await client.update(HARDWARE, hw);
+  } catch (err) {
+    if (isConflict(err)) return null;
+    throw err;
+  }
+}
+
+/** Reads the Hardware fresh and applies `mutate` while it is still claimed by `pool`; retries conflicts. */
+export async function updateClaimed(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  pool: PoolRef,
+  mutate: (hw: Hardware) => void,
+): Promise<Hardware> {
+  for (let attempt = 0; ; attempt++) {
+    const hw = await client.get<Hardware>(HARDWARE, namespace, name);
+    if (hw.metadata.labels?.[LABEL.poolUID] !== pool.uid) throw new NotClaimedError(name, pool);
+    mutate(hw);
+    try {
+      return await client.update(HARDWARE, hw);
+    } catch (err) {
+      if (!isConflict(err) || attempt >= 4) throw err;
+    }
+  }
+}
+
+/** Verifies on a fresh read that the pool still claims the Hardware; call before any power or wipe action. */
+export async function assertClaimed(client: KubeClient, hw: Hardware, pool: PoolRef): Promise<Hardware> {
+  const fresh = await client.get<Hardware>(HARDWARE, hw.metadata.namespace, hw.metadata.name ?? "");
+  if (fresh.metadata.labels?.[LABEL.poolUID] !== pool.uid)
+    throw new NotClaimedError(hw.metadata.name ?? "", pool);
+  return fresh;
+}
+
+function dropClaim(hw: Hardware): void {
+  const labels = { ...hw.metadata.labels };
+  delete labels[LABEL.poolUID];
+  delete labels[LABEL.pool];
+  hw.metadata.labels = labels;
+  const annotations = { ...hw.metadata.annotations };
+  for (const k of [
+    ANNOTATION.poolNamespace,
+    ANNOTATION.claimedAt,
+    ANNOTATION.releasing,
+    ANNOTATION.attempts,
+    ANNOTATION.deletePreferred,
+  ])
+    delete annotations[k];
+  hw.metadata.annotations = annotations;
+  setNetboot(hw, false);
+  // machine-controller leaves Staged/Decommissioned and an instance id behind; a released server is clean.
+  if (hw.spec.metadata) {
+    delete hw.spec.metadata.state;
+    if (hw.spec.metadata.instance) {
+      delete hw.spec.metadata.instance.id;
+      delete hw.spec.metadata.instance.state;
+    }
+  }
+}
+
+export function release(client: KubeClient, hw: Hardware, pool: PoolRef): Promise<Hardware> {
+  return updateClaimed(client, hw.metadata.namespace ?? "", hw.metadata.name ?? "", pool, dropClaim);
+}
+
+export function quarantine(
+  client: KubeClient,
+  hw: Hardware,
+  pool: PoolRef,
+  reason: string,
+): Promise<Hardware> {
+  return updateClaimed(client, hw.metadata.namespace ?? "", hw.metadata.name ?? "", pool, (h) => {
+    dropClaim(h);
+    h.metadata.labels = { ...h.metadata.labels, [LABEL.quarantined]: "true" };
+    h.metadata.annotations = {
+      ...h.metadata.annotations,
+      [ANNOTATION.quarantineReason]: reason.slice(0, 1024),
+    };
+  });
+}
+
+export function markReleasing(client: KubeClient, hw: Hardware, pool: PoolRef, now: Date): Promise<Hardware> {
+  return updateClaimed(client, hw.metadata.namespace ?? "", hw.metadata.name ?? "", pool, (h) => {
+    h.metadata.annotations = { ...h.metadata.annotations, [ANNOTATION.releasing]: now.toISOString() };
+  });
+}
