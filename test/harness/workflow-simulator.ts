@@ -1,0 +1,103 @@
+/**
+ * WORKFLOW SIMULATOR — a stand-in for what cannot run here. On a real site tink-controller renders a
+ * Workflow and tink-worker/tink-agent runs its actions in containers on the server; no container runtime
+ * runs here, so this simulator moves Workflow status the way they would (PENDING → RUNNING → SUCCESS, or
+ * FAILED / stuck), against the real API server and the real Workflow CRD. Tests script the outcome per
+ * Hardware and attempt.
+ */
+import { WORKFLOW, type Workflow } from "../../lib/api/tinkerbell.ts";
+import { KubeClient, isConflict, isNotFound } from "../../lib/kube/rest.ts";
+import type { KubeConfig } from "@kubernetes/client-node";
+
+export type SimulatedOutcome = "succeed" | "fail" | "hang";
+export type Script = (wf: Workflow) => SimulatedOutcome;
+
+const NEXT: Record<string, string> = { "": "PENDING", PENDING: "RUNNING", RUNNING: "DONE" };
+
+export class WorkflowSimulator {
+  private readonly client: KubeClient;
+  private readonly namespace: string;
+  private timer: NodeJS.Timeout | undefined;
+  private busy = false;
+  script: Script;
+  /** Every Workflow name this simulator has seen, in order of first sight. */
+  readonly seen: string[] = [];
+  readonly errors: string[] = [];
+
+  constructor(kc: KubeConfig, namespace: string, script: Script = () => "succeed") {
+    this.client = new KubeClient(kc);
+    this.namespace = namespace;
+    this.script = script;
+  }
+
+  start(everyMs = 300): void {
+    this.timer = setInterval(() => void this.step(), everyMs);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** Advances every Workflow by one state. */
+  async step(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      const list = await this.client.list<Workflow>(WORKFLOW, this.namespace);
+      for (const wf of list.items) await this.advance(wf);
+    } catch (err) {
+      // A simulator bug must fail loudly in the test that relies on it, not as an unhandled rejection.
+      this.errors.push(err instanceof Error ? err.message : String(err));
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async advance(wf: Workflow): Promise<void> {
+    const name = wf.metadata.name ?? "";
+    if (!this.seen.includes(name)) this.seen.push(name);
+    const state = wf.status?.state ?? "";
+    let next = NEXT[state];
+    if (!next) return; // terminal
+    const outcome = this.script(wf);
+    if (next === "DONE") next = outcome === "succeed" ? "SUCCESS" : outcome === "fail" ? "FAILED" : "";
+    if (!next || (outcome === "hang" && state === "RUNNING")) return;
+    const now = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+    const mac = wf.spec.hardwareMap?.device_1 ?? "";
+    const failed = next === "FAILED";
+    const status = {
+      ...wf.status,
+      state: next,
+      agentID: mac,
+      tasks: [
+        {
+          id: "task-main",
+          name: "main",
+          agentID: mac,
+          actions: [
+            {
+              id: "action-stream-image",
+              name: "stream-image",
+              state: failed ? "FAILED" : next === "SUCCESS" ? "SUCCESS" : "RUNNING",
+              message: failed ? "simulated: image download failed" : "",
+            },
+          ],
+        },
+      ],
+      conditions: [
+        {
+          type: "Simulated",
+          status: failed ? "False" : "True",
+          reason: next,
+          message: `simulator moved to ${next}`,
+          time: now,
+        },
+      ],
+    };
+    try {
+      await this.client.patch(WORKFLOW, this.namespace, name, { status }, "merge", { subresource: "status" });
+    } catch (err) {
+      if (!isNotFound(err) && !isConflict(err)) throw err;
+    }
+  }
+}
