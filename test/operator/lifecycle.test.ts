@@ -1,0 +1,379 @@
+/**
+ * The operator's harder paths, each in its own namespace with its own operator process(es):
+ * shortage and recovery, retry → quarantine → replacement, competing pools, leader election and failover,
+ * crash mid-provisioning, deletion through the finalizer, an unreachable target cluster, power paths.
+ */
+import { CoreV1Api } from "@kubernetes/client-node";
+import { afterEach, describe, expect, it } from "vitest";
+import { HARDWARE, WORKFLOW, type Workflow } from "../../lib/api/tinkerbell.ts";
+import { KubeClient } from "../../lib/kube/rest.ts";
+import { POOL } from "../../operator/pool/reconcile.ts";
+import { createNamespace, kubeconfigPath, testKubeConfig } from "../harness/kube.ts";
+import { startOperator, type OperatorProcess } from "../harness/operator.ts";
+import { freePort, waitFor } from "../harness/ports.ts";
+import { WorkflowSimulator, type Script } from "../harness/workflow-simulator.ts";
+import { World, condition, hardware, poolObject } from "./fixtures.ts";
+
+const kc = testKubeConfig();
+const LEASE = {
+  group: "coordination.k8s.io",
+  version: "v1",
+  plural: "leases",
+  kind: "Lease",
+  namespaced: true,
+};
+let cleanup: (() => Promise<void>)[] = [];
+
+afterEach(async (ctx) => {
+  for (const c of cleanup.reverse()) await c();
+  cleanup = [];
+  if (ctx.task.result?.state === "fail") console.error("operator logs are under /tmp/metalpool-op-*");
+});
+
+async function setup(
+  prefix: string,
+  script: Script = () => "succeed",
+): Promise<{ ns: string; world: World; sim: WorkflowSimulator; operator: (id: string) => OperatorProcess }> {
+  const ns = await createNamespace(kc.makeApiClient(CoreV1Api), prefix);
+  const world = new World(kc, ns);
+  const sim = new WorkflowSimulator(kc, ns, script);
+  sim.start();
+  cleanup.push(async () => {
+    sim.stop();
+    expect(sim.errors).toEqual([]);
+  });
+  const operator = (identity: string): OperatorProcess => {
+    const op = startOperator({ kubeconfig: kubeconfigPath(), namespace: ns, identity });
+    cleanup.push(() => op.stop());
+    return op;
+  };
+  return { ns, world, sim, operator };
+}
+
+async function servers(
+  world: World,
+  names: string[],
+  labels: Record<string, string> = {},
+  bmc = false,
+): Promise<void> {
+  for (const name of names)
+    await world.client.create(HARDWARE, hardware(world.namespace, name, { labels, bmc }));
+}
+
+const provisioningWorkflows = (wfs: Workflow[]): Workflow[] =>
+  wfs.filter((w) => w.metadata.labels?.["metalpool.io/purpose"] === "provision");
+
+describe("hardware shortage", () => {
+  it("reports what is missing and why, and recovers when approved hardware appears", async () => {
+    const { world, operator } = await setup("short");
+    await servers(world, ["s1"]);
+    await world.client.create(
+      HARDWARE,
+      hardware(world.namespace, "s2", { labels: { "metalpool.io/discovered": "true" } }),
+    );
+    operator("a");
+    await world.client.create(POOL, poolObject(world.namespace, "p", { replicas: 2 }));
+    const short = await world.until(
+      "p",
+      "shortage",
+      (p) => condition(p, "HardwareShortage")?.status === "True" && p.status?.readyReplicas === 1,
+    );
+    expect(condition(short, "HardwareShortage")?.message).toBe(
+      "need 1 more server(s); 0 eligible, 2 match the selector (1 claimed by another pool, 1 discovered but not approved)",
+    );
+    expect(condition(short, "Ready")).toMatchObject({ status: "False", reason: "HardwareShortage" });
+    // A person approves the discovered server: the pool takes it.
+    await world.client.patch(
+      HARDWARE,
+      world.namespace,
+      "s2",
+      { metadata: { labels: { "metalpool.io/approved": "true" } } },
+      "merge",
+    );
+    const ok = await world.until("p", "recovery", (p) => p.status?.readyReplicas === 2);
+    expect(condition(ok, "HardwareShortage")?.status).toBe("False");
+  });
+});
+
+describe("a server whose provisioning keeps failing", () => {
+  it("is retried up to maxAttempts, then quarantined and replaced", async () => {
+    const { world, sim, operator } = await setup("fail", (wf) =>
+      wf.spec.hardwareRef === "bad" ? "fail" : "succeed",
+    );
+    await servers(world, ["bad", "good"]);
+    operator("a");
+    await world.client.create(
+      POOL,
+      poolObject(world.namespace, "p", {
+        replicas: 1,
+        provisioning: {
+          workflowOwner: "Operator",
+          power: "Manual",
+          maxAttempts: 2,
+          attemptTimeout: "10m",
+          maxConcurrent: 5,
+          wipeMode: "Metadata",
+        },
+      }),
+    );
+    const done = await world.until(
+      "p",
+      "replacement ready",
+      (p) => p.status?.readyReplicas === 1 && p.status.members?.[0]?.hardware === "good",
+    );
+    const bad = await world.client.get<ReturnType<typeof hardware>>(HARDWARE, world.namespace, "bad");
+    expect(bad.metadata.labels?.["metalpool.io/quarantined"]).toBe("true");
+    expect(bad.metadata.labels?.["metalpool.io/pool-uid"]).toBeUndefined();
+    expect(bad.metadata.annotations?.["metalpool.io/quarantine-reason"]).toBe(
+      "2 provisioning attempts failed; last: attempt 2 FAILED: action stream-image: simulated: image download failed",
+    );
+    expect(sim.seen.filter((n) => n.startsWith("metalpool-bad-a"))).toEqual([
+      "metalpool-bad-a1",
+      "metalpool-bad-a2",
+    ]);
+    expect(done.status?.members).toHaveLength(1);
+    const events = await kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: world.namespace });
+    const reasons = events.items.map((e) => e.reason);
+    expect(reasons).toEqual(expect.arrayContaining(["Claimed", "ProvisioningFailed", "Quarantined"]));
+  });
+
+  it("keeps a slow Workflow Provisioning (not failed) while attemptTimeout has not passed", async () => {
+    const { world, operator } = await setup("hang", () => "hang");
+    await servers(world, ["slow"]);
+    operator("a");
+    await world.client.create(
+      POOL,
+      poolObject(world.namespace, "p", {
+        replicas: 1,
+        provisioning: {
+          workflowOwner: "Operator",
+          power: "Manual",
+          maxAttempts: 1,
+          attemptTimeout: "1m",
+          maxConcurrent: 5,
+          wipeMode: "None",
+        },
+      }),
+    );
+    const p = await world.until("p", "provisioning", (x) => x.status?.members?.[0]?.phase === "Provisioning");
+    expect(p.status?.provisioningReplicas).toBe(1);
+    expect(condition(p, "Progressing")?.status).toBe("True");
+  });
+});
+
+describe("two pools competing for the same hardware", () => {
+  it("never claim the same server twice", async () => {
+    const { world, operator } = await setup("compete");
+    await servers(world, ["c1", "c2", "c3"]);
+    operator("a");
+    await world.client.create(POOL, poolObject(world.namespace, "left", { replicas: 2 }));
+    await world.client.create(POOL, poolObject(world.namespace, "right", { replicas: 2 }));
+    await waitFor(
+      "all servers claimed and ready",
+      async () => {
+        const [l, r] = [await world.pool("left"), await world.pool("right")];
+        return (l?.status?.readyReplicas ?? 0) + (r?.status?.readyReplicas ?? 0) === 3;
+      },
+      60_000,
+    );
+    const [left, right] = [await world.pool("left"), await world.pool("right")];
+    const leftHw = left?.status?.members?.map((m) => m.hardware) ?? [];
+    const rightHw = right?.status?.members?.map((m) => m.hardware) ?? [];
+    expect([...leftHw, ...rightHw].sort()).toEqual(["c1", "c2", "c3"]);
+    expect(leftHw.filter((h) => rightHw.includes(h))).toEqual([]);
+    expect(await world.machineDeployments()).toHaveLength(3);
+    const short = [left, right].find((p) => (p?.status?.members?.length ?? 0) === 1);
+    expect(short && condition(short, "HardwareShortage")?.status).toBe("True");
+  });
+});
+
+describe("two operator instances", () => {
+  it("only the leader acts, and the other takes over when it dies", async () => {
+    const { world, operator } = await setup("leader");
+    await servers(world, ["l1", "l2"]);
+    const a = operator("alpha");
+    await waitFor(
+      "alpha to lead",
+      async () =>
+        (
+          await world.client.getOrNull<{ spec: { holderIdentity?: string } } & { metadata: object }>(
+            LEASE,
+            world.namespace,
+            "metalpool-operator",
+          )
+        )?.spec.holderIdentity === "alpha",
+      30_000,
+    );
+    const b = operator("beta");
+    await world.client.create(POOL, poolObject(world.namespace, "p", { replicas: 1 }));
+    await world.until("p", "one ready", (p) => p.status?.readyReplicas === 1);
+    const lease = await world.client.get<{ spec: { holderIdentity?: string } } & { metadata: object }>(
+      LEASE,
+      world.namespace,
+      "metalpool-operator",
+    );
+    expect(lease.spec.holderIdentity).toBe("alpha");
+    a.child.kill("SIGKILL"); // a crash: the lease is not released, beta must wait for it to expire
+    await waitFor(
+      "beta to lead",
+      async () =>
+        (
+          await world.client.get<{ spec: { holderIdentity?: string } } & { metadata: object }>(
+            LEASE,
+            world.namespace,
+            "metalpool-operator",
+          )
+        ).spec.holderIdentity === "beta",
+      30_000,
+    );
+    await world.setReplicas("p", 2);
+    await world.until("p", "two ready after failover", (p) => p.status?.readyReplicas === 2);
+    expect(b.exited()).toBe(false);
+    expect(await world.machineDeployments()).toHaveLength(2);
+  });
+});
+
+describe("a crash mid-provisioning", () => {
+  it("converges after restart with no duplicate MachineDeployments, Workflows or claims", async () => {
+    let release = false;
+    const { world, operator } = await setup("crash", () => (release ? "succeed" : "hang"));
+    await servers(world, ["k1", "k2", "k3"]);
+    const first = operator("first");
+    await world.client.create(POOL, poolObject(world.namespace, "p", { replicas: 2 }));
+    await world.until(
+      "p",
+      "two provisioning",
+      (p) =>
+        p.status?.provisioningReplicas === 2 &&
+        (p.status.members ?? []).every((m) => m.phase === "Provisioning"),
+    );
+    first.child.kill("SIGKILL");
+    await new Promise((r) => setTimeout(r, 500));
+    operator("second");
+    release = true;
+    const p = await world.until("p", "two ready after restart", (x) => x.status?.readyReplicas === 2);
+    const uid = p.metadata.uid ?? "";
+    expect(await world.claimedBy(uid)).toHaveLength(2);
+    expect(await world.machineDeployments()).toHaveLength(2);
+    expect(provisioningWorkflows(await world.workflows())).toHaveLength(2);
+  });
+});
+
+describe("deleting a pool", () => {
+  it("deprovisions and releases every server before the finalizer lets the pool go", async () => {
+    const { world, operator } = await setup("delete");
+    await servers(world, ["d1", "d2"]);
+    operator("a");
+    await world.client.create(POOL, poolObject(world.namespace, "p", { replicas: 2 }));
+    const ready = await world.until("p", "two ready", (p) => p.status?.readyReplicas === 2);
+    const uid = ready.metadata.uid ?? "";
+    await world.client.delete(POOL, world.namespace, "p");
+    await waitFor("pool gone", async () => (await world.pool("p")) === null, 60_000);
+    expect(await world.claimedBy(uid)).toHaveLength(0);
+    expect(await world.machineDeployments()).toHaveLength(0);
+    expect(await world.workflows()).toHaveLength(0);
+  });
+});
+
+describe("an unreachable target cluster", () => {
+  it("sets Degraded with a clear message and claims nothing", async () => {
+    const { world, operator } = await setup("target");
+    await servers(world, ["t1"]);
+    const closedPort = await freePort(); // nothing listens there
+    const kubeconfig = `apiVersion: v1\nkind: Config\nclusters: [{name: gone, cluster: {server: 'https://127.0.0.1:${closedPort}'}}]\nusers: [{name: u, user: {token: x}}]\ncontexts: [{name: c, context: {cluster: gone, user: u}}]\ncurrent-context: c\n`;
+    await kc
+      .makeApiClient(CoreV1Api)
+      .createNamespacedSecret({
+        namespace: world.namespace,
+        body: { metadata: { name: "user-cluster" }, stringData: { kubeconfig } },
+      });
+    operator("a");
+    await world.client.create(
+      POOL,
+      poolObject(world.namespace, "p", {
+        replicas: 1,
+        template: {
+          osImageURL: "http://images.test/u.raw",
+          kubeletVersion: "1.33.4",
+          cluster: { kubeconfigSecretRef: { name: "user-cluster" } },
+        },
+      }),
+    );
+    const p = await world.until(
+      "p",
+      "degraded",
+      (x) => condition(x, "Degraded")?.reason === "TargetClusterUnreachable",
+    );
+    expect(condition(p, "Degraded")?.message).toMatch(
+      /^target cluster unreachable: GET 127\.0\.0\.1:\d+\/apis\/cluster\.k8s\.io\/v1alpha1\/namespaces\/.*\/machinedeployments: .*ECONNREFUSED/,
+    );
+    expect(await world.claimedBy(p.metadata.uid ?? "")).toHaveLength(0);
+  });
+});
+
+describe("power paths", () => {
+  it("TinkerbellBMC with an operator-owned Workflow asks tink-controller for a netboot through bootOptions", async () => {
+    const { world, operator } = await setup("bmc");
+    await servers(world, ["b1"], {}, true);
+    operator("a");
+    await world.client.create(
+      POOL,
+      poolObject(world.namespace, "p", {
+        replicas: 1,
+        provisioning: { workflowOwner: "Operator", power: "TinkerbellBMC" },
+      }),
+    );
+    await world.until("p", "ready", (p) => p.status?.readyReplicas === 1);
+    const [wf] = provisioningWorkflows(await world.workflows());
+    expect(wf?.spec.bootOptions).toEqual({ toggleAllowNetboot: true, bootMode: "netboot" });
+  });
+
+  it("TinkerbellBMC without a bmcRef is refused with a message, not powered blindly", async () => {
+    const { world, operator } = await setup("nobmc");
+    await servers(world, ["n1"]);
+    operator("a");
+    await world.client.create(
+      POOL,
+      poolObject(world.namespace, "p", {
+        replicas: 1,
+        provisioning: { workflowOwner: "Operator", power: "TinkerbellBMC" },
+      }),
+    );
+    const p = await world.until("p", "degraded", (x) => condition(x, "Degraded")?.reason === "MemberError");
+    expect(condition(p, "Degraded")?.message).toBe(
+      "n1: Hardware n1 has no spec.bmcRef; add a bmc.tinkerbell.org Machine or set provisioning.power",
+    );
+    expect(await world.workflows()).toHaveLength(0);
+  });
+
+  it("with machine-controller owning Workflows, finds the Workflow it created and reports Ready on SUCCESS", async () => {
+    const { world, operator } = await setup("mc");
+    await servers(world, ["m1"]);
+    operator("a");
+    await world.client.create(
+      POOL,
+      poolObject(world.namespace, "p", {
+        replicas: 1,
+        provisioning: { workflowOwner: "MachineController", power: "Manual" },
+      }),
+    );
+    await waitFor("MachineDeployment", async () => (await world.machineDeployments()).length === 1, 30_000);
+    expect(await world.workflows()).toHaveLength(0); // metalpool leaves Workflow creation to machine-controller
+    // MACHINE-CONTROLLER SIMULATOR: what its tinkerbell driver does for a new Machine (shared notes).
+    const mc = new KubeClient(kc);
+    await mc.create(WORKFLOW, {
+      metadata: {
+        name: "m1-wf",
+        namespace: world.namespace,
+        labels: { "app.kubernetes.io/hardware-reference": "m1" },
+      },
+      spec: {
+        templateRef: "provision-worker-node",
+        hardwareRef: "m1",
+        hardwareMap: { device_1: "52:54:00:aa:00:01" },
+      },
+    } as Workflow);
+    const p = await world.until("p", "ready", (x) => x.status?.readyReplicas === 1);
+    expect(p.status?.members?.[0]).toMatchObject({ hardware: "m1", phase: "Ready", attempts: 1 });
+  });
+});
