@@ -44,6 +44,8 @@ export const ANNOTATION = {
   releasing: "metalpool.io/releasing",
   /** machine-controller mode: provisioning attempts so far (written only while no Machine exists). */
   attempts: "metalpool.io/attempts",
+  /** machine-controller mode: when the last attempt failed, for the retry backoff. */
+  lastFailure: "metalpool.io/last-failure",
   /** On Workflows: when metalpool asked the BMC for the one-time PXE boot of this attempt. */
   powerRequested: "metalpool.io/power-requested",
 } as const;

@@ -281,12 +281,10 @@ describe("an unreachable target cluster", () => {
     await servers(world, ["t1"]);
     const closedPort = await freePort(); // nothing listens there
     const kubeconfig = `apiVersion: v1\nkind: Config\nclusters: [{name: gone, cluster: {server: 'https://127.0.0.1:${closedPort}'}}]\nusers: [{name: u, user: {token: x}}]\ncontexts: [{name: c, context: {cluster: gone, user: u}}]\ncurrent-context: c\n`;
-    await kc
-      .makeApiClient(CoreV1Api)
-      .createNamespacedSecret({
-        namespace: world.namespace,
-        body: { metadata: { name: "user-cluster" }, stringData: { kubeconfig } },
-      });
+    await kc.makeApiClient(CoreV1Api).createNamespacedSecret({
+      namespace: world.namespace,
+      body: { metadata: { name: "user-cluster" }, stringData: { kubeconfig } },
+    });
     operator("a");
     await world.client.create(
       POOL,
@@ -375,5 +373,70 @@ describe("power paths", () => {
     } as Workflow);
     const p = await world.until("p", "ready", (x) => x.status?.readyReplicas === 1);
     expect(p.status?.members?.[0]).toMatchObject({ hardware: "m1", phase: "Ready", attempts: 1 });
+  });
+});
+
+describe("machine-controller mode retries", () => {
+  it("replaces the MachineDeployment after a failed Workflow and clears the Hardware state machine-controller left", async () => {
+    const { world, operator } = await setup("mcretry");
+    await servers(world, ["r1"]);
+    operator("a");
+    await world.client.create(
+      POOL,
+      poolObject(world.namespace, "p", {
+        replicas: 1,
+        provisioning: { workflowOwner: "MachineController", power: "Manual", maxAttempts: 3 },
+      }),
+    );
+    const mc = new KubeClient(kc);
+    // MACHINE-CONTROLLER SIMULATOR: one Workflow per MachineDeployment generation, Hardware marked Staged.
+    const createWorkflowFor = async (suffix: string, state: string): Promise<void> => {
+      await mc.create(WORKFLOW, {
+        metadata: {
+          name: `r1-${suffix}`,
+          namespace: world.namespace,
+          labels: { "app.kubernetes.io/hardware-reference": "r1" },
+        },
+        spec: {
+          templateRef: "provision-worker-node",
+          hardwareRef: "r1",
+          hardwareMap: { device_1: "52:54:00:aa:00:01" },
+        },
+      } as Workflow);
+      await mc.patch(
+        HARDWARE,
+        world.namespace,
+        "r1",
+        { spec: { metadata: { state: "Staged", instance: { id: "52:54:00:aa:00:01" } } } },
+        "merge",
+      );
+      await mc.patch(WORKFLOW, world.namespace, `r1-${suffix}`, { status: { state } }, "merge", {
+        subresource: "status",
+      });
+    };
+    await waitFor(
+      "first MachineDeployment",
+      async () => (await world.machineDeployments()).length === 1,
+      30_000,
+    );
+    const firstUid = (await world.machineDeployments())[0]?.metadata.uid;
+    await createWorkflowFor("first", "FAILED");
+    await waitFor(
+      "a replacement MachineDeployment",
+      async () => {
+        const mds = await world.machineDeployments();
+        return mds.length === 1 && mds[0]?.metadata.uid !== firstUid;
+      },
+      60_000,
+    );
+    const [second] = await world.machineDeployments();
+    expect(second?.metadata.annotations?.["metalpool.io/attempt"]).toBe("2");
+    const hw = await world.client.get<ReturnType<typeof hardware>>(HARDWARE, world.namespace, "r1");
+    expect(hw.spec.metadata?.state).toBeUndefined(); // cleared, or machine-controller would never provision it again
+    expect(hw.metadata.annotations?.["metalpool.io/attempts"]).toBe("1");
+    expect((await world.workflows()).map((w) => w.metadata.name)).toEqual([]); // the failed one is gone
+    await createWorkflowFor("second", "SUCCESS");
+    const p = await world.until("p", "ready on the second attempt", (x) => x.status?.readyReplicas === 1);
+    expect(p.status?.members?.[0]).toMatchObject({ hardware: "r1", phase: "Ready", attempts: 2 });
   });
 });
