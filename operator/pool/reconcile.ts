@@ -68,32 +68,7 @@ export class PoolReconciler {
 
     let members = await this.look(p);
     const problems: ConditionInput[] = [];
-    if (!spec.paused || deleting) {
-      await markVictims(p, members, desired);
-      members = await this.look(p);
-      const inFlight = (): number => members.filter((m) => m.phase === "Provisioning").length;
-      for (const m of members) {
-        try {
-          if (m.releasing) await deprovision(p, m);
-          else await progress(p, m, inFlight);
-        } catch (err) {
-          m.lastError = errorText(err);
-          this.d.log.warn(
-            { pool: ref.name, hardware: m.hw.metadata.name, err: m.lastError },
-            "member step failed",
-          );
-          problems.push({
-            type: "Degraded",
-            status: "True",
-            reason: "MemberError",
-            message: `${m.hw.metadata.name}: ${m.lastError}`,
-          });
-        }
-      }
-      const active = members.filter((m) => !m.releasing).length;
-      if (!deleting && active < desired) await claimMore(p, members, desired - active);
-      members = this.carryErrors(members, await this.look(p));
-    }
+    if (!spec.paused || deleting) members = await this.act(p, members, desired, problems);
 
     if (deleting && members.length === 0) {
       await this.setFinalizers(
@@ -119,6 +94,39 @@ export class PoolReconciler {
       members.length !== desired ||
       problems.length > 0;
     return { requeueAfterMs: busy ? 5_000 : 60_000 };
+  }
+
+  /** Steps 3–5; returns the members as they are afterwards. Member errors become conditions, not failures. */
+  private async act(
+    p: Pass,
+    before: MemberView[],
+    desired: number,
+    problems: ConditionInput[],
+  ): Promise<MemberView[]> {
+    await markVictims(p, before, desired);
+    const members = await this.look(p);
+    const inFlight = (): number => members.filter((m) => m.phase === "Provisioning").length;
+    for (const m of members) {
+      try {
+        if (m.releasing) await deprovision(p, m);
+        else await progress(p, m, inFlight);
+      } catch (err) {
+        m.lastError = errorText(err);
+        this.d.log.warn(
+          { pool: p.ref.name, hardware: m.hw.metadata.name, err: m.lastError },
+          "member step failed",
+        );
+        problems.push({
+          type: "Degraded",
+          status: "True",
+          reason: "MemberError",
+          message: `${m.hw.metadata.name}: ${m.lastError}`,
+        });
+      }
+    }
+    const active = members.filter((m) => !m.releasing).length;
+    if (!p.pool.metadata.deletionTimestamp && active < desired) await claimMore(p, members, desired - active);
+    return this.carryErrors(members, await this.look(p));
   }
 
   private async look(p: Pass): Promise<MemberView[]> {

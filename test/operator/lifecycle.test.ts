@@ -38,9 +38,10 @@ async function setup(
   const world = new World(kc, ns);
   const sim = new WorkflowSimulator(kc, ns, script);
   sim.start();
-  cleanup.push(async () => {
+  cleanup.push(() => {
     sim.stop();
     expect(sim.errors).toEqual([]);
+    return Promise.resolve();
   });
   const operator = (identity: string): OperatorProcess => {
     const op = startOperator({ kubeconfig: kubeconfigPath(), namespace: ns, identity });
@@ -370,7 +371,7 @@ describe("power paths", () => {
         hardwareRef: "m1",
         hardwareMap: { device_1: "52:54:00:aa:00:01" },
       },
-    } as Workflow);
+    });
     const p = await world.until("p", "ready", (x) => x.status?.readyReplicas === 1);
     expect(p.status?.members?.[0]).toMatchObject({ hardware: "m1", phase: "Ready", attempts: 1 });
   });
@@ -402,7 +403,7 @@ describe("machine-controller mode retries", () => {
           hardwareRef: "r1",
           hardwareMap: { device_1: "52:54:00:aa:00:01" },
         },
-      } as Workflow);
+      });
       await mc.patch(
         HARDWARE,
         world.namespace,
