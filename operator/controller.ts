@@ -5,7 +5,8 @@
  * replaces the backoff, success forgets it.
  */
 import type { KubeConfig } from "@kubernetes/client-node";
-import { FINALIZER, LABEL } from "../lib/api/labels.ts";
+import { ANNOTATION, LABEL } from "../lib/api/labels.ts";
+import { MACHINE_DEPLOYMENT } from "../lib/api/machine-controller.ts";
 import { BMC_JOB, HARDWARE, WORKFLOW, type Hardware, type Workflow } from "../lib/api/tinkerbell.ts";
 import { EventRecorder } from "../lib/kube/events.ts";
 import { Informer } from "../lib/kube/informer.ts";
@@ -37,6 +38,7 @@ export class PoolController {
   private readonly hardware: Informer<Hardware>[] = [];
   private readonly workflows: Informer<Workflow>[] = [];
   private readonly others: Informer<KubeObject>[] = [];
+  private readonly machineDeployments: Informer<KubeObject>[] = [];
   private readonly reconciler: PoolReconciler;
   private readonly opts: ControllerOptions;
   private workersRunning: Promise<void>[] = [];
@@ -54,6 +56,14 @@ export class PoolController {
       this.hardware.push(new Informer<Hardware>(opts.kc, HARDWARE, { namespace, onError }));
       this.workflows.push(new Informer<Workflow>(opts.kc, WORKFLOW, { namespace, onError }));
       this.others.push(new Informer<KubeObject>(opts.kc, BMC_JOB, { namespace, onError }));
+      // MachineDeployments in this cluster that metalpool made (a person deleting one is noticed at once).
+      this.machineDeployments.push(
+        new Informer<KubeObject>(opts.kc, MACHINE_DEPLOYMENT, {
+          namespace,
+          labelSelector: LABEL.poolUID,
+          onError,
+        }),
+      );
     }
     const client = new KubeClient(opts.kc);
     const events = new EventRecorder(opts.kc, "metalpool-operator");
@@ -89,12 +99,26 @@ export class PoolController {
     }
     // Anything about servers in a namespace may matter to every pool there (a freed server ends a shortage).
     const poke = (o: KubeObject): void => this.enqueueNamespace(o.metadata.namespace ?? "");
+    const pokeOwner = (o: KubeObject): void =>
+      this.enqueueNamespace(o.metadata.annotations?.[ANNOTATION.poolNamespace] ?? "");
+    for (const inf of this.machineDeployments)
+      inf.on("add", pokeOwner).on("update", pokeOwner).on("delete", pokeOwner);
     for (const inf of [...this.hardware, ...this.workflows, ...this.others] as Informer<KubeObject>[]) {
       inf.on("add", poke).on("update", (o, old) => {
         if (o.metadata.resourceVersion !== old?.metadata.resourceVersion) poke(o);
       });
       inf.on("delete", poke);
     }
+  }
+
+  private allInformers(): Informer<KubeObject>[] {
+    return [
+      ...this.pools,
+      ...this.hardware,
+      ...this.workflows,
+      ...this.others,
+      ...this.machineDeployments,
+    ] as Informer<KubeObject>[];
   }
 
   private enqueueNamespace(namespace: string): void {
@@ -104,9 +128,7 @@ export class PoolController {
 
   /** Starts the caches; resolves when all have synced. */
   async startInformers(): Promise<void> {
-    await Promise.all(
-      [...this.pools, ...this.hardware, ...this.workflows, ...this.others].map((i) => i.start()),
-    );
+    await Promise.all(this.allInformers().map((i) => i.start()));
   }
 
   hasSynced(): boolean {
@@ -129,7 +151,7 @@ export class PoolController {
   }
 
   stopInformers(): void {
-    for (const i of [...this.pools, ...this.hardware, ...this.workflows, ...this.others]) i.stop();
+    for (const i of this.allInformers()) i.stop();
   }
 
   private async worker(): Promise<void> {
@@ -187,5 +209,3 @@ function missingPower(mode: string): PowerControl {
     Promise.reject(new Error(`power mode ${mode} is not available in this operator build`));
   return { netbootOnce: fail, powerOff: fail };
 }
-
-export { FINALIZER, LABEL };

@@ -1,13 +1,32 @@
 /** Runs the real metalpool-operator program as a child process against the test control plane. */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_DIR } from "./control-plane.ts";
+import { waitFor } from "./ports.ts";
 import { startProcess, type ManagedProcess } from "./process.ts";
 
 export interface OperatorProcess extends ManagedProcess {
   identity: string;
   logFile: string;
+  /** Base URL of /metrics, /healthz, /readyz (the port is chosen by the kernel and logged at start). */
+  opsUrl(): Promise<string>;
+}
+
+async function loggedPort(logFile: string): Promise<number> {
+  let port = 0;
+  await waitFor(
+    "the operator to log its ops port",
+    () => {
+      const line = readFileSync(logFile, "utf8")
+        .split("\n")
+        .find((l) => l.includes('"msg":"starting"'));
+      port = line ? (JSON.parse(line) as { port: number }).port : 0;
+      return Promise.resolve(port > 0);
+    },
+    30_000,
+  );
+  return port;
 }
 
 export function startOperator(opts: {
@@ -44,5 +63,9 @@ export function startOperator(opts: {
     ],
     { logFile },
   );
-  return Object.assign(proc, { identity: opts.identity, logFile });
+  return Object.assign(proc, {
+    identity: opts.identity,
+    logFile,
+    opsUrl: async () => `http://127.0.0.1:${await loggedPort(logFile)}`,
+  });
 }
