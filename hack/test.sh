@@ -5,6 +5,7 @@
 bash "$HACK_DIR/install-deps.sh"
 export PATH="$(bash "$HACK_DIR/install-node.sh"):$PATH"
 export KUBEBUILDER_ASSETS="$(bash "$HACK_DIR/ensure-control-plane.sh")"
+export METALPOOL_HELM="$(bash "$HACK_DIR/install-helm.sh")"
 cd "$REPO_DIR"
 npm run --silent build
 npm run --silent typecheck

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { ApiException, type CustomObjectsApi } from "@kubernetes/client-node";
 import { beforeAll, describe, expect, it } from "vitest";
 import { API_VERSION, GROUP, PLURAL, VERSION, baremetalPoolSpecSchema } from "../../lib/api/baremetalpool.ts";
-import { CRD_FILE, renderCrds } from "../../hack/gen-crds.ts";
+import { CHART_CRD_FILE, CRD_FILE, renderCrds } from "../../hack/gen-crds.ts";
 import { REPO_DIR } from "../harness/control-plane.ts";
 import { createNamespace, testClients } from "../harness/kube.ts";
 
@@ -58,6 +58,10 @@ beforeAll(async () => {
 describe("the committed CRD", () => {
   it("is exactly what lib/api generates, so types and CRD cannot drift", () => {
     expect(readFileSync(`${REPO_DIR}/${CRD_FILE}`, "utf8")).toBe(renderCrds());
+  });
+
+  it("is the same in the Helm chart", () => {
+    expect(readFileSync(`${REPO_DIR}/${CHART_CRD_FILE}`, "utf8")).toBe(renderCrds());
   });
 });
 
