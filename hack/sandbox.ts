@@ -45,18 +45,39 @@ async function main(): Promise<void> {
     await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NAMESPACE } } });
     const client = new KubeClient(kc);
     for (let i = 0; i < 6; i++) {
-      await client.create(HARDWARE, hardware(NAMESPACE, `server-${i}`, { labels: { "metalpool.io/rack": i < 3 ? "rack-a" : "rack-b", class: "compute" } }));
+      await client.create(
+        HARDWARE,
+        hardware(NAMESPACE, `server-${i}`, {
+          labels: { "metalpool.io/rack": i < 3 ? "rack-a" : "rack-b", class: "compute" },
+        }),
+      );
     }
-    await client.create(POOL, poolObject(NAMESPACE, "workers", { replicas: 3, hardwareSelector: { matchLabels: { class: "compute" } }, spreadKey: "metalpool.io/rack" }));
+    await client.create(
+      POOL,
+      poolObject(NAMESPACE, "workers", {
+        replicas: 3,
+        hardwareSelector: { matchLabels: { class: "compute" } },
+        spreadKey: "metalpool.io/rack",
+      }),
+    );
     const sim = new WorkflowSimulator(kc, NAMESPACE);
     sim.start(1000);
     stops.push(() => Promise.resolve(sim.stop()));
-    const op = startOperator({ kubeconfig: cp.kubeconfigPath, namespace: NAMESPACE, identity: "sandbox", extraArgs: ["--log-level", "info"] });
+    const op = startOperator({
+      kubeconfig: cp.kubeconfigPath,
+      namespace: NAMESPACE,
+      identity: "sandbox",
+      extraArgs: ["--log-level", "info"],
+    });
     stops.push(() => op.stop());
     console.log(`kubeconfig: ${cp.kubeconfigPath}`);
     console.log(`operator log: ${op.logFile}`);
-    console.log(`namespace ${NAMESPACE}: 6 Hardware (server-0..5 in rack-a/rack-b), BaremetalPool "workers" with replicas 3`);
-    console.log(`try: change spec.replicas of the pool (any Kubernetes client with the kubeconfig above); Ctrl-C stops\n`);
+    console.log(
+      `namespace ${NAMESPACE}: 6 Hardware (server-0..5 in rack-a/rack-b), BaremetalPool "workers" with replicas 3`,
+    );
+    console.log(
+      `try: change spec.replicas of the pool (any Kubernetes client with the kubeconfig above); Ctrl-C stops\n`,
+    );
     const deadline = Date.now() + timeoutSeconds * 1000;
     let last = "";
     for (;;) {
