@@ -47,8 +47,21 @@ describe("the Helm chart", () => {
       "Service/mp-operator-metrics",
       "ServiceAccount/mp-operator",
     ]);
-    const all = render("mp", "tink", "discovery.enabled=true", "serviceMonitor.enabled=true");
-    expect(kinds(all)).toEqual(expect.arrayContaining(["Deployment/mp-discovery", "ConfigMap/mp-discovery-policy", "ServiceMonitor/mp-operator", "ClusterRole/mp-discovery"]));
+    const all = render("mp", "tink", "discovery.enabled=true", "serviceMonitor.enabled=true", "prometheusRule.enabled=true", "grafanaDashboard.enabled=true");
+    expect(kinds(all)).toEqual(
+      expect.arrayContaining([
+        "Deployment/mp-discovery",
+        "ConfigMap/mp-discovery-policy",
+        "ServiceMonitor/mp-operator",
+        "ClusterRole/mp-discovery",
+        "PrometheusRule/mp",
+        "ConfigMap/mp-dashboard",
+      ]),
+    );
+    const rule = all.find((o) => o.kind === "PrometheusRule") as { spec: { groups: { rules: unknown[] }[] } } | undefined;
+    expect(rule?.spec.groups[0]?.rules).toHaveLength(5);
+    const dashboard = all.find((o) => o.metadata?.name === "mp-dashboard") as { data: Record<string, string> } | undefined;
+    expect((JSON.parse(dashboard?.data["metalpool.json"] ?? "{}") as { uid?: string }).uid).toBe("metalpool-overview");
     const discovery = all.find((o) => o.kind === "Deployment" && o.metadata?.name === "mp-discovery") as { spec: { template: { spec: { hostNetwork: boolean } } } } | undefined;
     expect(discovery?.spec.template.spec.hostNetwork).toBe(true);
   });
