@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { baremetalPoolSpecSchema } from "../../lib/api/baremetalpool.ts";
 import type { Hardware } from "../../lib/api/tinkerbell.ts";
@@ -5,6 +6,7 @@ import {
   availabilityGaps,
   chooseHardware,
   isEligible,
+  preferenceScore,
   provisionabilityGaps,
   requirementGaps,
 } from "./select.ts";
@@ -147,5 +149,61 @@ describe("choosing hardware", () => {
     const c = [hw("z"), hw("y")];
     expect(chooseHardware(c, [], s, 5).map((h) => h.metadata.name)).toEqual(["y", "z"]);
     expect(chooseHardware([...c].reverse(), [], s, 5).map((h) => h.metadata.name)).toEqual(["y", "z"]);
+  });
+});
+
+describe("choosing hardware, property-based", () => {
+  /** The obvious greedy algorithm the fast one must agree with: re-sort everything at every pick. */
+  function reference(
+    candidates: Hardware[],
+    members: Hardware[],
+    s: ReturnType<typeof spec>,
+    count: number,
+  ): string[] {
+    const domain = (h: Hardware): string => (s.spreadKey ? (h.metadata.labels?.[s.spreadKey] ?? "") : "");
+    const used = new Map<string, number>();
+    for (const m of members) used.set(domain(m), (used.get(domain(m)) ?? 0) + 1);
+    const pool = [...candidates];
+    const out: string[] = [];
+    while (out.length < count && pool.length) {
+      pool.sort(
+        (a, b) =>
+          preferenceScore(b, s) - preferenceScore(a, s) ||
+          (used.get(domain(a)) ?? 0) - (used.get(domain(b)) ?? 0) ||
+          (a.metadata.name ?? "").localeCompare(b.metadata.name ?? ""),
+      );
+      const next = pool.shift() as Hardware;
+      out.push(next.metadata.name ?? "");
+      used.set(domain(next), (used.get(domain(next)) ?? 0) + 1);
+    }
+    return out;
+  }
+
+  it("picks exactly what the naive greedy algorithm picks", () => {
+    const server = fc.record({
+      rack: fc.constantFrom("a", "b", "c", "d"),
+      gen: fc.constantFrom("g1", "g2", "g3"),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(server, { maxLength: 40 }),
+        fc.array(server, { maxLength: 6 }),
+        fc.integer({ min: 0, max: 45 }),
+        (cs, ms, count) => {
+          const s = spec({
+            spreadKey: "rack",
+            preferences: [
+              { weight: 5, selector: { matchLabels: { gen: "g2" } } },
+              { weight: 3, selector: { matchLabels: { gen: "g3" } } },
+            ],
+          });
+          const candidates = cs.map((c, i) => hw(`c${i}`, c));
+          const members = ms.map((m, i) => hw(`m${i}`, m));
+          expect(chooseHardware(candidates, members, s, count).map((h) => h.metadata.name)).toEqual(
+            reference(candidates, members, s, count),
+          );
+        },
+      ),
+    );
   });
 });

@@ -89,6 +89,7 @@ export function preferenceScore(hw: Hardware, spec: BaremetalPoolSpec): number {
 /**
  * Picks `count` servers from `candidates`, greedily: best preference score first; among equals the one
  * whose failure domain holds the fewest pool members so far (counting `members`); then by name.
+ * Within one failure domain the order never changes, so each step compares only the domains' heads.
  */
 export function chooseHardware(
   candidates: Hardware[],
@@ -100,22 +101,33 @@ export function chooseHardware(
     spec.spreadKey ? (hw.metadata.labels?.[spec.spreadKey] ?? "") : "";
   const perDomain = new Map<string, number>();
   for (const m of members) perDomain.set(domainOf(m), (perDomain.get(domainOf(m)) ?? 0) + 1);
-  const pool = candidates.map((hw) => ({
-    hw,
-    score: preferenceScore(hw, spec),
-    name: hw.metadata.name ?? "",
-  }));
+  type Scored = { hw: Hardware; score: number; name: string };
+  const queues = new Map<string, Scored[]>();
+  for (const hw of candidates) {
+    const domain = domainOf(hw);
+    const queue = queues.get(domain) ?? [];
+    queue.push({ hw, score: preferenceScore(hw, spec), name: hw.metadata.name ?? "" });
+    queues.set(domain, queue);
+  }
+  const byScoreThenName = (a: Scored, b: Scored): number => b.score - a.score || a.name.localeCompare(b.name);
+  for (const queue of queues.values()) queue.sort(byScoreThenName);
+  // The global order: best score, then the emptier failure domain, then name.
+  const before = (a: [string, Scored], b: [string, Scored]): boolean =>
+    (b[1].score - a[1].score ||
+      (perDomain.get(a[0]) ?? 0) - (perDomain.get(b[0]) ?? 0) ||
+      a[1].name.localeCompare(b[1].name)) < 0;
   const chosen: Hardware[] = [];
-  while (chosen.length < count && pool.length > 0) {
-    pool.sort(
-      (a, b) =>
-        b.score - a.score ||
-        (perDomain.get(domainOf(a.hw)) ?? 0) - (perDomain.get(domainOf(b.hw)) ?? 0) ||
-        a.name.localeCompare(b.name),
-    );
-    const next = pool.shift() as (typeof pool)[number];
-    chosen.push(next.hw);
-    perDomain.set(domainOf(next.hw), (perDomain.get(domainOf(next.hw)) ?? 0) + 1);
+  while (chosen.length < count) {
+    let best: [string, Scored] | undefined;
+    for (const [domain, queue] of queues) {
+      const head = queue[0];
+      if (head && (!best || before([domain, head], best))) best = [domain, head];
+    }
+    if (!best) break;
+    const [domain, head] = best;
+    queues.get(domain)?.shift();
+    chosen.push(head.hw);
+    perDomain.set(domain, (perDomain.get(domain) ?? 0) + 1);
   }
   return chosen;
 }
