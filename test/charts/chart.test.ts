@@ -4,7 +4,7 @@
  * operator's ServiceAccount cannot delete Hardware or list Secrets).
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ApiException, CoreV1Api, KubeConfig, KubernetesObjectApi, type KubernetesObject } from "@kubernetes/client-node";
@@ -73,6 +73,7 @@ describe("the chart's RBAC", () => {
   let operator: OperatorProcess | undefined;
   let sim: WorkflowSimulator | undefined;
   let saClient: KubeClient;
+  let saDir = "";
 
   beforeAll(async () => {
     ns = await createNamespace(core, "chart");
@@ -91,7 +92,8 @@ describe("the chart's RBAC", () => {
       contexts: [{ name: "c", cluster: "c", user: "operator", namespace: ns }],
       currentContext: "c",
     });
-    const kubeconfig = join(mkdtempSync(join(tmpdir(), "metalpool-sa-")), "kubeconfig");
+    saDir = mkdtempSync(join(tmpdir(), "metalpool-sa-"));
+    const kubeconfig = join(saDir, "kubeconfig");
     writeFileSync(kubeconfig, saKc.exportConfig());
     saClient = new KubeClient(saKc);
     sim = new WorkflowSimulator(kc, ns);
@@ -102,6 +104,7 @@ describe("the chart's RBAC", () => {
   afterAll(async () => {
     sim?.stop();
     await operator?.stop();
+    if (saDir) rmSync(saDir, { recursive: true, force: true });
   });
 
   it("lets the operator run a pool as its ServiceAccount", async () => {

@@ -1,7 +1,7 @@
 /** Runs the real metalpool-operator program as a child process against the test control plane. */
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { REPO_DIR } from "./control-plane.ts";
 import { waitFor } from "./ports.ts";
 import { startProcess, type ManagedProcess } from "./process.ts";
@@ -11,6 +11,8 @@ export interface OperatorProcess extends ManagedProcess {
   logFile: string;
   /** Base URL of /metrics, /healthz, /readyz (the port is chosen by the kernel and logged at start). */
   opsUrl(): Promise<string>;
+  /** The last lines of the log, for a failing test's message. */
+  logTail(lines?: number): string;
 }
 
 async function loggedPort(logFile: string): Promise<number> {
@@ -63,9 +65,17 @@ export function startOperator(opts: {
     ],
     { logFile },
   );
+  const stopProcess = proc.stop.bind(proc);
   return Object.assign(proc, {
     identity: opts.identity,
     logFile,
     opsUrl: async () => `http://127.0.0.1:${await loggedPort(logFile)}`,
+    logTail: (lines = 40) =>
+      existsSync(logFile) ? readFileSync(logFile, "utf8").split("\n").slice(-lines).join("\n") : "",
+    // Nothing is left behind unless asked for (METALPOOL_KEEP_TEST_LOGS=1 keeps the logs to read later).
+    stop: async (graceMs?: number) => {
+      await stopProcess(graceMs);
+      if (!process.env.METALPOOL_KEEP_TEST_LOGS) rmSync(dirname(logFile), { recursive: true, force: true });
+    },
   });
 }

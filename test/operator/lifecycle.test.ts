@@ -23,11 +23,14 @@ const LEASE = {
   namespaced: true,
 };
 let cleanup: (() => Promise<void>)[] = [];
+let operators: OperatorProcess[] = [];
 
 afterEach(async (ctx) => {
+  if (ctx.task.result?.state === "fail")
+    for (const op of operators) console.error(`--- operator ${op.identity}\n${op.logTail()}`);
   for (const c of cleanup.reverse()) await c();
   cleanup = [];
-  if (ctx.task.result?.state === "fail") console.error("operator logs are under /tmp/metalpool-op-*");
+  operators = [];
 });
 
 async function setup(
@@ -45,6 +48,7 @@ async function setup(
   });
   const operator = (identity: string): OperatorProcess => {
     const op = startOperator({ kubeconfig: kubeconfigPath(), namespace: ns, identity });
+    operators.push(op);
     cleanup.push(() => op.stop());
     return op;
   };

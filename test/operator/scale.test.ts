@@ -32,7 +32,7 @@ afterAll(async () => {
 });
 
 afterEach((ctx) => {
-  if (ctx.task.result?.state === "fail" && operator) console.error(`operator log: ${operator.logFile}`);
+  if (ctx.task.result?.state === "fail" && operator) console.error(`--- operator log\n${operator.logTail()}`);
 });
 
 const uidOf = async (name: string): Promise<string> => (await world.pool(name))?.metadata.uid ?? "";
