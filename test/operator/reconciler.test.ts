@@ -171,3 +171,23 @@ describe("an invalid spec the CRD let through", () => {
     );
   });
 });
+
+describe("a paused pool", () => {
+  it("claims and changes nothing, but still reports why it is not Ready", async () => {
+    await client.create(HARDWARE, hardware(ns, "idle", { labels: { paused: "yes" } }));
+    await client.create(
+      POOL,
+      poolObject(ns, "paused", {
+        replicas: 1,
+        paused: true,
+        hardwareSelector: { matchLabels: { paused: "yes" } },
+      }),
+    );
+    const p = await converge("paused", (x) => condition(x, "Ready")?.reason === "Paused");
+    expect(p.status?.members).toEqual([]);
+    expect(p.status?.availableHardware).toBe(1);
+    expect(condition(p, "HardwareShortage")?.status).toBe("False");
+    const idle = await client.get<Hardware>(HARDWARE, ns, "idle");
+    expect(idle.metadata.labels?.["metalpool.io/pool-uid"]).toBeUndefined();
+  });
+});
