@@ -5,12 +5,19 @@
  * touched). Prints the kubeconfig and the pool's status as it converges; Ctrl-C tears everything down.
  *   --check   exit 0 once the example pool is Ready (exit 1 after --timeout seconds, default 120)
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { HARDWARE } from "../lib/api/tinkerbell.ts";
 import { KubeClient } from "../lib/kube/rest.ts";
 import { POOL } from "../operator/pool/reconcile.ts";
 import type { PoolObject } from "../operator/pool/types.ts";
-import { crdFiles, installCrds, startControlPlane } from "../test/harness/control-plane.ts";
+import {
+  controlPlaneAssets,
+  crdFiles,
+  installCrds,
+  startControlPlane,
+} from "../test/harness/control-plane.ts";
 import { startOperator } from "../test/harness/operator.ts";
 import { WorkflowSimulator } from "../test/harness/workflow-simulator.ts";
 import { hardware, poolObject } from "../test/operator/fixtures.ts";
@@ -75,9 +82,15 @@ async function main(): Promise<void> {
     console.log(
       `namespace ${NAMESPACE}: 6 Hardware (server-0..5 in rack-a/rack-b), BaremetalPool "workers" with replicas 3`,
     );
-    console.log(
-      `try: change spec.replicas of the pool (any Kubernetes client with the kubeconfig above); Ctrl-C stops\n`,
-    );
+    const kubectl = join(controlPlaneAssets(), "kubectl");
+    const k = existsSync(kubectl)
+      ? `${kubectl} --kubeconfig ${cp.kubeconfigPath} -n ${NAMESPACE}`
+      : "kubectl";
+    console.log(`try (in another terminal):`);
+    console.log(`  ${k} get baremetalpools,hardware,machinedeployments,workflows`);
+    console.log(`  ${k} patch bmp workers --type merge -p '{"spec":{"replicas":5}}'`);
+    console.log(`  ${k} describe bmp workers`);
+    console.log(`Ctrl-C stops and removes everything.\n`);
     const deadline = Date.now() + timeoutSeconds * 1000;
     let last = "";
     for (;;) {
