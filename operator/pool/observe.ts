@@ -88,11 +88,21 @@ function memberView(
   return view;
 }
 
+/**
+ * Whether the Node is up, where that is visible: machine-controller reports it in the MachineDeployment's
+ * status once it manages it. Without a status (no machine-controller watching), the Workflow's SUCCESS is
+ * the best signal there is.
+ */
+function nodeReady(md: MachineDeployment | undefined): boolean {
+  if (!md?.status || md.status.replicas === undefined) return true;
+  return (md.status.readyReplicas ?? 0) >= 1;
+}
+
 function phaseOf(m: MemberView): MemberPhase {
   if (m.releasing) return "Deprovisioning";
   const latest = m.workflows.at(-1);
   const state = workflowState(latest);
-  if (state === "SUCCESS") return "Ready";
+  if (state === "SUCCESS") return nodeReady(m.md) ? "Ready" : "Provisioning";
   if (state && TERMINAL_FAILURE.has(state)) return "Failed";
   if (latest) return "Provisioning";
   return "Claimed";

@@ -5,6 +5,7 @@
  */
 import { CoreV1Api } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
+import { MACHINE_DEPLOYMENT } from "../../lib/api/machine-controller.ts";
 import { HARDWARE, WORKFLOW, type Workflow } from "../../lib/api/tinkerbell.ts";
 import { KubeClient } from "../../lib/kube/rest.ts";
 import { POOL } from "../../operator/pool/reconcile.ts";
@@ -349,7 +350,7 @@ describe("power paths", () => {
     expect(await world.workflows()).toHaveLength(0);
   });
 
-  it("with machine-controller owning Workflows, finds the Workflow it created and reports Ready on SUCCESS", async () => {
+  it("with machine-controller owning Workflows, finds the Workflow it created and reports Ready once the Node is", async () => {
     const { world, operator } = await setup("mc");
     await servers(world, ["m1"]);
     operator("a");
@@ -362,8 +363,22 @@ describe("power paths", () => {
     );
     await waitFor("MachineDeployment", async () => (await world.machineDeployments()).length === 1, 30_000);
     expect(await world.workflows()).toHaveLength(0); // metalpool leaves Workflow creation to machine-controller
-    // MACHINE-CONTROLLER SIMULATOR: what its tinkerbell driver does for a new Machine (shared notes).
+    // MACHINE-CONTROLLER SIMULATOR: what its tinkerbell driver does for a new Machine (shared notes), and
+    // the MachineDeployment status it keeps: a Machine, but no ready Node yet.
     const mc = new KubeClient(kc);
+    const [md] = await world.machineDeployments();
+    const mdStatus = (readyReplicas: number): Promise<unknown> =>
+      mc.patch(
+        MACHINE_DEPLOYMENT,
+        world.namespace,
+        md?.metadata.name ?? "",
+        { status: { replicas: 1, readyReplicas } },
+        "merge",
+        {
+          subresource: "status",
+        },
+      );
+    await mdStatus(0);
     await mc.create(WORKFLOW, {
       metadata: {
         name: "m1-wf",
@@ -376,7 +391,18 @@ describe("power paths", () => {
         hardwareMap: { device_1: "52:54:00:aa:00:01" },
       },
     });
-    const p = await world.until("p", "ready", (x) => x.status?.readyReplicas === 1);
+    await waitFor(
+      "the Workflow to succeed",
+      async () => (await world.workflows())[0]?.status?.state === "SUCCESS",
+      30_000,
+    );
+    // The Workflow is done but the Node is not: not Ready yet.
+    const waiting = await world.until("p", "a fresh status", (x) => (x.status?.members?.length ?? 0) === 1);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await world.pool("p"))?.status?.members?.[0]?.phase).toBe("Provisioning");
+    expect(waiting.status?.readyReplicas).toBe(0);
+    await mdStatus(1);
+    const p = await world.until("p", "ready once the Node is", (x) => x.status?.readyReplicas === 1);
     expect(p.status?.members?.[0]).toMatchObject({ hardware: "m1", phase: "Ready", attempts: 1 });
   });
 });
