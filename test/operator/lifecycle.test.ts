@@ -219,7 +219,8 @@ describe("two operator instances", () => {
       "metalpool-operator",
     );
     expect(lease.spec.holderIdentity).toBe("alpha");
-    a.child.kill("SIGKILL"); // a crash: the lease is not released, beta must wait for it to expire
+    a.signal("SIGKILL"); // a crash: the lease is not released, beta must wait for it to expire
+    expect(await a.exitCode()).toBe(137);
     await waitFor(
       "beta to lead",
       async () =>
@@ -239,6 +240,32 @@ describe("two operator instances", () => {
   });
 });
 
+describe("a SIGTERM to the leader", () => {
+  it("finishes in-flight work, hands the Lease back at once, and exits 0", async () => {
+    const { world, operator } = await setup("sigterm");
+    await servers(world, ["g1"]);
+    const first = operator("first");
+    await world.client.create(POOL, poolObject(world.namespace, "p", { replicas: 1 }));
+    await world.until("p", "one ready", (p) => p.status?.readyReplicas === 1);
+    first.signal("SIGTERM");
+    expect(await first.exitCode()).toBe(0);
+    const lease = await world.client.get<
+      { spec: { holderIdentity?: string; leaseDurationSeconds?: number } } & { metadata: object }
+    >(LEASE, world.namespace, "metalpool-operator");
+    expect(lease.spec.holderIdentity).toBeUndefined(); // released, so a successor need not wait for expiry
+    operator("second");
+    await waitFor(
+      "second to lead",
+      async () =>
+        (await world.client.get<typeof lease>(LEASE, world.namespace, "metalpool-operator")).spec
+          .holderIdentity === "second",
+      15_000,
+    );
+    await world.setReplicas("p", 0);
+    await world.until("p", "scaled to zero by the successor", (p) => (p.status?.members?.length ?? -1) === 0);
+  });
+});
+
 describe("a crash mid-provisioning", () => {
   it("converges after restart with no duplicate MachineDeployments, Workflows or claims", async () => {
     let release = false;
@@ -253,7 +280,8 @@ describe("a crash mid-provisioning", () => {
         p.status?.provisioningReplicas === 2 &&
         (p.status.members ?? []).every((m) => m.phase === "Provisioning"),
     );
-    first.child.kill("SIGKILL");
+    first.signal("SIGKILL");
+    expect(await first.exitCode()).toBe(137);
     await new Promise((r) => setTimeout(r, 500));
     operator("second");
     release = true;
