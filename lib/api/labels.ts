@@ -13,6 +13,8 @@ export const LABEL = {
   discovered: "metalpool.io/discovered",
   /** A discovered server is eligible only with approved=true (set by a person or an auto-approve rule). */
   approved: "metalpool.io/approved",
+  /** On discovered Hardware nobody approved yet: "pending" (counted against the pending cap). */
+  approval: "metalpool.io/approval",
   /** On MachineDeployments and Workflows: which Hardware they are for. */
   hardware: "metalpool.io/hardware",
   /** On Workflows: the provisioning attempt (1, 2, …) or "wipe". */
@@ -40,6 +42,13 @@ export const ANNOTATION = {
   /** Netboot flags before the claim, restored on release. */
   netbootBefore: "metalpool.io/netboot-before",
   inventory: "metalpool.io/inventory",
+  /** Discovery's record of a client: what its firmware said and when it was seen. */
+  vendorClass: "metalpool.io/vendor-class",
+  userClass: "metalpool.io/user-class",
+  uuid: "metalpool.io/uuid",
+  relay: "metalpool.io/relay",
+  firstSeen: "metalpool.io/first-seen",
+  lastSeen: "metalpool.io/last-seen",
   /** Chosen for scale-down: the member is being deprovisioned and released; it never goes back. */
   releasing: "metalpool.io/releasing",
   /** machine-controller mode: provisioning attempts so far (written only while no Machine exists). */

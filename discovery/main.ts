@@ -1,0 +1,140 @@
+#!/usr/bin/env node
+/**
+ * metalpool-discovery: listens passively for DHCP next to the provisioning network's DHCP server and creates
+ * a Tinkerbell Hardware object for every PXE client whose MAC no Hardware knows. Flags (each with a
+ * METALPOOL_* env twin) → policy → informer → listener.
+ */
+import { Command } from "commander";
+import { HARDWARE, type Hardware } from "../lib/api/tinkerbell.ts";
+import { flag, withCommonFlags } from "../lib/flags.ts";
+import { loadKubeConfig } from "../lib/kube/config.ts";
+import { Informer } from "../lib/kube/informer.ts";
+import { KubeClient } from "../lib/kube/rest.ts";
+import { createLogger } from "../lib/log.ts";
+import { startOpsServer } from "../lib/ops-server.ts";
+import { Discoverer } from "./discoverer.ts";
+import { listen } from "./listener.ts";
+import { DiscoveryMetrics } from "./metrics.ts";
+import { loadPolicy } from "./policy.ts";
+
+interface DiscoveryFlags {
+  kubeconfig?: string;
+  namespace?: string[] | string;
+  metricsAddr: string;
+  logLevel: string;
+  listen: string;
+  policy?: string;
+  targetNamespace?: string;
+  ipRange?: string;
+  netmask?: string;
+  gateway?: string;
+}
+
+export function discoveryCommand(): Command {
+  return withCommonFlags(new Command("metalpool-discovery"))
+    .description(
+      "Creates Tinkerbell Hardware for unknown PXE clients; listens passively next to smee and never answers.",
+    )
+    .addOption(
+      flag(
+        "--listen <addr:port>",
+        "where to listen for DHCP (address reuse: shares the port with smee)",
+        "0.0.0.0:67",
+      ),
+    )
+    .addOption(
+      flag(
+        "--policy <file>",
+        "policy file (YAML or JSON): namespace, accepted relays, auto-approve rules, addresses, limits",
+      ),
+    )
+    .addOption(flag("--target-namespace <ns>", "namespace for new Hardware (overrides the policy file)"))
+    .addOption(
+      flag(
+        "--ip-range <start-end>",
+        "addresses for new Hardware, e.g. 10.77.0.100-10.77.0.199 (overrides the policy file)",
+      ),
+    )
+    .addOption(flag("--netmask <mask>", "netmask for new Hardware (overrides the policy file)"))
+    .addOption(flag("--gateway <ip>", "gateway for new Hardware (overrides the policy file)"))
+    .showHelpAfterError();
+}
+
+function overrides(o: DiscoveryFlags): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (o.targetNamespace) out.namespace = o.targetNamespace;
+  if (o.ipRange || o.netmask || o.gateway) {
+    out.addresses = { range: o.ipRange, netmask: o.netmask, ...(o.gateway ? { gateway: o.gateway } : {}) };
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const o = discoveryCommand().parse().opts<DiscoveryFlags>();
+  const log = createLogger("metalpool-discovery", o.logLevel);
+  const base = o.policy ? loadPolicy(o.policy) : undefined;
+  const extra = overrides(o);
+  if (base && extra.addresses) extra.addresses = { ...base.addresses, ...(extra.addresses as object) };
+  const policy = loadPolicy(o.policy, extra);
+  const kc = loadKubeConfig(o.kubeconfig);
+  const metrics = new DiscoveryMetrics();
+  const namespaces = typeof o.namespace === "string" ? o.namespace.split(",").filter(Boolean) : o.namespace;
+  // Known MACs come from every watched namespace (default: all), so a server typed by hand anywhere is known.
+  const informers = (namespaces?.length ? namespaces : [undefined]).map(
+    (namespace) =>
+      new Informer<Hardware>(kc, HARDWARE, {
+        namespace,
+        onError: (err) => log.warn({ err: String(err) }, "Hardware watch error; retrying"),
+      }),
+  );
+  const ops = await startOpsServer({
+    listen: o.metricsAddr,
+    registry: metrics.registry,
+    readiness: () => (informers.every((i) => i.hasSynced()) ? null : "Hardware cache not synced"),
+  });
+  await Promise.all(informers.map((i) => i.start()));
+  const hardware = informers.length === 1 ? (informers[0] as Informer<Hardware>) : mergeInformers(informers);
+  const discoverer = new Discoverer({ client: new KubeClient(kc), hardware, policy, metrics, log });
+  const listener = await listen(o.listen, (bytes, from) => discoverer.handle(bytes, from), {
+    onDrop: () => metrics.rejections.inc({ reason: "queue-full" }),
+    onError: (err) =>
+      log.error({ err: err instanceof Error ? err.message : String(err) }, "packet handling failed"),
+  });
+  log.info(
+    {
+      listen: o.listen,
+      port: listener.port,
+      metrics: o.metricsAddr,
+      metricsPort: ops.port,
+      namespace: policy.namespace,
+      range: policy.addresses.range,
+    },
+    "listening",
+  );
+  const shutdown = async (): Promise<void> => {
+    await listener.close();
+    for (const i of informers) i.stop();
+    await ops.close();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown());
+  process.on("SIGINT", () => void shutdown());
+}
+
+/** Several per-namespace Hardware caches seen as one (events fan in; lists concatenate). */
+function mergeInformers(informers: Informer<Hardware>[]): Informer<Hardware> {
+  const first = informers[0] as Informer<Hardware>;
+  return Object.assign(Object.create(first) as Informer<Hardware>, {
+    list: () => informers.flatMap((i) => i.list()),
+    on: (event: "add" | "update" | "delete", handler: (obj: Hardware, old?: Hardware) => void) => {
+      for (const i of informers) i.on(event, handler);
+    },
+    upsertLocal: (hw: Hardware) =>
+      informers.find((i) => !i.opts.namespace || i.opts.namespace === hw.metadata.namespace)?.upsertLocal(hw),
+  });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`metalpool-discovery: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

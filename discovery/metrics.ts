@@ -1,0 +1,48 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export class DiscoveryMetrics {
+  readonly registry = new Registry();
+  readonly packets = new Counter({
+    name: "metalpool_discovery_packets_total",
+    help: "DHCP packets received.",
+    registers: [this.registry],
+  });
+  readonly parsed = new Counter({
+    name: "metalpool_discovery_packets_parsed_total",
+    help: "DHCP packets that decoded cleanly.",
+    registers: [this.registry],
+  });
+  readonly malformed = new Counter({
+    name: "metalpool_discovery_packets_malformed_total",
+    help: "Packets that were not valid DHCP.",
+    registers: [this.registry],
+  });
+  readonly discoveries = new Counter({
+    name: "metalpool_discovery_unknown_clients_total",
+    help: "PXE requests from MACs no Hardware knows (retries included).",
+    registers: [this.registry],
+  });
+  readonly created = new Counter({
+    name: "metalpool_discovery_hardware_created_total",
+    help: "Hardware objects created.",
+    labelNames: ["approval"],
+    registers: [this.registry],
+  });
+  readonly rejections = new Counter({
+    name: "metalpool_discovery_rejections_total",
+    help: "Clients not turned into Hardware, by reason.",
+    labelNames: ["reason"],
+    registers: [this.registry],
+  });
+  readonly apiSeconds = new Histogram({
+    name: "metalpool_discovery_api_request_duration_seconds",
+    help: "Kubernetes API calls made by discovery.",
+    labelNames: ["verb", "result"],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: "metalpool_discovery_process_" });
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * The discovery policy: where discovered Hardware goes, which clients are accepted, which are approved
+ * automatically, the address range, and the flood limits. Read from a YAML/JSON file (a ConfigMap in the
+ * chart), validated with zod so a bad file fails at start with a message that names the field.
+ */
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { parseDuration } from "../lib/api/quantity.ts";
+import type { ClientFacts } from "./pxe.ts";
+
+const ipv4 = z
+  .string()
+  .regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/, "must be an IPv4 address");
+const cidr = z
+  .string()
+  .regex(/^(\d{1,3}\.){3}\d{1,3}\/(3[0-2]|[12]?\d)$/, "must be an IPv4 CIDR such as 10.0.0.0/24");
+const duration = z.string().refine((s) => {
+  try {
+    parseDuration(s);
+    return true;
+  } catch {
+    return false;
+  }
+}, "must be a duration such as 30s or 10m");
+
+export const approvalRuleSchema = z
+  .object({
+    macPrefix: z
+      .string()
+      .regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){0,5}$/i, "must be a MAC prefix such as 52:54:00")
+      .optional(),
+    vendorClassPrefix: z.string().min(1).optional(),
+    subnet: cidr.optional().describe("matches the relay address (giaddr) of relayed requests"),
+  })
+  .refine(
+    (r) => r.macPrefix ?? r.vendorClassPrefix ?? r.subnet,
+    "a rule needs macPrefix, vendorClassPrefix or subnet",
+  );
+
+export const policySchema = z.object({
+  namespace: z.string().min(1).default("tink-system"),
+  acceptDirect: z
+    .boolean()
+    .default(true)
+    .describe("accept broadcasts from clients on the listener's own network"),
+  acceptRelays: z
+    .array(cidr)
+    .default([])
+    .describe("relayed requests are accepted only from relays (giaddr) in these subnets; empty: none"),
+  autoApprove: z.array(approvalRuleSchema).default([]),
+  addresses: z.object({
+    range: z
+      .string()
+      .regex(
+        /^(\d{1,3}\.){3}\d{1,3}-(\d{1,3}\.){3}\d{1,3}$/,
+        "must be START-END such as 10.77.0.100-10.77.0.199",
+      )
+      .refine((r) => {
+        const [from, to] = r.split("-") as [string, string];
+        return ipToInt(from) <= ipToInt(to);
+      }, "ends before it starts"),
+    netmask: ipv4,
+    gateway: ipv4.optional(),
+    nameServers: z.array(ipv4).default([]),
+  }),
+  hardware: z
+    .object({
+      ifaceName: z.string().min(1).default("eth0"),
+      disks: z
+        .array(z.string().regex(/^\/dev\//, "must be a device path such as /dev/sda"))
+        .min(1)
+        .default(["/dev/sda"]),
+      allowPXE: z.boolean().default(false),
+      allowWorkflow: z.boolean().default(false),
+    })
+    .default({ ifaceName: "eth0", disks: ["/dev/sda"], allowPXE: false, allowWorkflow: false }),
+  limits: z
+    .object({
+      dedupeWindow: duration.default("30s"),
+      creationsPerMinute: z.int().min(1).max(10_000).default(30),
+      maxPending: z.int().min(0).max(100_000).default(100),
+      lastSeenInterval: duration.default("10m"),
+    })
+    .default({ dedupeWindow: "30s", creationsPerMinute: 30, maxPending: 100, lastSeenInterval: "10m" }),
+});
+
+export type Policy = z.output<typeof policySchema>;
+
+export function loadPolicy(file: string | undefined, overrides: Record<string, unknown> = {}): Policy {
+  let raw: unknown = {};
+  if (file) {
+    try {
+      raw = parseYaml(readFileSync(file, "utf8")) ?? {};
+    } catch (err) {
+      throw new Error(`policy file ${file}: ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+      });
+    }
+  }
+  const merged = { ...(raw as Record<string, unknown>), ...overrides };
+  const parsed = policySchema.safeParse(merged);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+    throw new Error(`invalid discovery policy${file ? ` in ${file}` : ""}: ${issues}`);
+  }
+  return parsed.data;
+}
+
+export function ipToInt(ip: string): number {
+  return ip.split(".").reduce((n, part) => n * 256 + Number(part), 0);
+}
+
+export function intToIp(n: number): string {
+  return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join(".");
+}
+
+export function inSubnet(ip: string, subnet: string): boolean {
+  const [base, bits] = subnet.split("/") as [string, string];
+  const size = 2 ** (32 - Number(bits));
+  return Math.floor(ipToInt(ip) / size) === Math.floor(ipToInt(base) / size);
+}
+
+/** Why a client is not accepted at all (a rejection), or undefined. */
+export function rejection(policy: Policy, facts: ClientFacts): string | undefined {
+  if (facts.relay) {
+    if (!policy.acceptRelays.some((s) => inSubnet(facts.relay as string, s))) return "relay-not-allowed";
+  } else if (!policy.acceptDirect) {
+    return "direct-not-allowed";
+  }
+  return undefined;
+}
+
+export function autoApproved(policy: Policy, facts: ClientFacts): boolean {
+  return policy.autoApprove.some(
+    (rule) =>
+      (!rule.macPrefix || facts.mac.startsWith(rule.macPrefix.toLowerCase())) &&
+      (!rule.vendorClassPrefix || facts.vendorClass.startsWith(rule.vendorClassPrefix)) &&
+      (!rule.subnet || (facts.relay !== undefined && inSubnet(facts.relay, rule.subnet))),
+  );
+}
