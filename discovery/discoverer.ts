@@ -33,25 +33,29 @@ export interface DiscovererDeps {
   now?: () => number;
 }
 
+const indexKey = (hw: Hardware): string => `${hw.metadata.namespace}/${hw.metadata.name}`;
+
 /** Hardware by MAC, kept from informer events: answering "known?" never costs an API call. */
 export class MacIndex {
   private readonly byMac = new Map<string, Hardware>();
   private readonly macsOf = new Map<string, string[]>();
 
   constructor(informer: Informer<Hardware>) {
-    const key = (hw: Hardware): string => `${hw.metadata.namespace}/${hw.metadata.name}`;
-    const put = (hw: Hardware): void => {
-      for (const mac of this.macsOf.get(key(hw)) ?? []) this.byMac.delete(mac);
-      const macs = hardwareMacs(hw);
-      this.macsOf.set(key(hw), macs);
-      for (const mac of macs) this.byMac.set(mac, hw);
-    };
+    const put = (hw: Hardware): void => this.put(hw);
     informer.on("add", put).on("update", put);
     informer.on("delete", (hw) => {
-      for (const mac of this.macsOf.get(key(hw)) ?? []) this.byMac.delete(mac);
-      this.macsOf.delete(key(hw));
+      for (const mac of this.macsOf.get(indexKey(hw)) ?? []) this.byMac.delete(mac);
+      this.macsOf.delete(indexKey(hw));
     });
     for (const hw of informer.list()) put(hw);
+  }
+
+  /** Also called for Hardware we just created, so its MAC is known before the watch event arrives. */
+  put(hw: Hardware): void {
+    for (const mac of this.macsOf.get(indexKey(hw)) ?? []) this.byMac.delete(mac);
+    const macs = hardwareMacs(hw);
+    this.macsOf.set(indexKey(hw), macs);
+    for (const mac of macs) this.byMac.set(mac, hw);
   }
 
   get(mac: string): Hardware | undefined {
@@ -146,6 +150,7 @@ export class Discoverer {
       end({ result: "ok" });
       this.creations.push(now);
       this.d.hardware.upsertLocal(created);
+      this.index.put(created);
       this.d.metrics.created.inc({ approval: approved ? "approved" : "pending" });
       this.d.log.info(
         {

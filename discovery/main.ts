@@ -74,7 +74,7 @@ async function main(): Promise<void> {
   const log = createLogger("metalpool-discovery", o.logLevel);
   const base = o.policy ? loadPolicy(o.policy) : undefined;
   const extra = overrides(o);
-  if (base && extra.addresses) extra.addresses = { ...base.addresses, ...(extra.addresses) };
+  if (base && extra.addresses) extra.addresses = { ...base.addresses, ...extra.addresses };
   const policy = loadPolicy(o.policy, extra);
   const kc = loadKubeConfig(o.kubeconfig);
   const metrics = new DiscoveryMetrics();
