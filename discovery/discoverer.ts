@@ -95,7 +95,10 @@ export class Discoverer {
       return { result: "malformed", reason: err.message };
     }
     const known = this.index.get(facts.mac);
-    if (known) return this.refreshLastSeen(known);
+    if (known) {
+      this.d.log.debug({ mac: facts.mac, hardware: known.metadata.name }, "known client");
+      return this.refreshLastSeen(known);
+    }
     m.discoveries.inc();
     const why = this.whyNot(facts);
     if (why) return this.reject(why, facts);
