@@ -1,0 +1,118 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { AddressPool } from "./ipam.ts";
+import { autoApproved, inSubnet, loadPolicy, rejection } from "./policy.ts";
+import type { ClientFacts } from "./pxe.ts";
+
+const addresses = { range: "10.0.0.10-10.0.0.12", netmask: "255.255.255.0" };
+const facts = (extra: Partial<ClientFacts> = {}): ClientFacts => ({
+  mac: "52:54:00:aa:bb:cc",
+  xid: 1,
+  messageType: "DISCOVER",
+  archCode: 7,
+  arch: "x86_64",
+  uefi: true,
+  vendorClass: "PXEClient:Arch:00007:UNDI:003000",
+  userClasses: [],
+  ...extra,
+});
+
+describe("the discovery policy", () => {
+  it("fills defaults", () => {
+    const p = loadPolicy(undefined, { addresses });
+    expect(p).toMatchObject({
+      namespace: "tink-system",
+      acceptDirect: true,
+      acceptRelays: [],
+      autoApprove: [],
+      hardware: { ifaceName: "eth0", disks: ["/dev/sda"], allowPXE: false, allowWorkflow: false },
+      limits: { dedupeWindow: "30s", creationsPerMinute: 30, maxPending: 100, lastSeenInterval: "10m" },
+    });
+  });
+
+  it("names every bad field in one message", () => {
+    expect(() =>
+      loadPolicy(undefined, {
+        addresses: { range: "10.0.0.9-10.0.0.1", netmask: "x" },
+        autoApprove: [{}],
+        limits: { dedupeWindow: "soon" },
+      }),
+    ).toThrow(
+      "invalid discovery policy: autoApprove.0: a rule needs macPrefix, vendorClassPrefix or subnet; addresses.range: ends before it starts; addresses.netmask: must be an IPv4 address; limits.dedupeWindow: must be a duration such as 30s or 10m",
+    );
+    expect(() => loadPolicy(undefined, {})).toThrow(
+      "invalid discovery policy: addresses: Invalid input: expected object, received undefined",
+    );
+  });
+
+  it("reads YAML files and says which file is broken", () => {
+    const dir = mkdtempSync(join(tmpdir(), "policy-"));
+    try {
+      writeFileSync(
+        join(dir, "ok.yaml"),
+        "namespace: metal\naddresses: {range: 10.0.0.1-10.0.0.9, netmask: 255.255.255.0}\n",
+      );
+      expect(loadPolicy(join(dir, "ok.yaml")).namespace).toBe("metal");
+      writeFileSync(join(dir, "bad.yaml"), "namespace: [unclosed\n");
+      expect(() => loadPolicy(join(dir, "bad.yaml"))).toThrow(`policy file ${join(dir, "bad.yaml")}:`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("accepts relayed requests only from listed relay subnets", () => {
+    const p = loadPolicy(undefined, { addresses, acceptRelays: ["10.20.0.0/16"] });
+    expect(rejection(p, facts())).toBeUndefined();
+    expect(rejection(p, facts({ relay: "10.20.5.1" }))).toBeUndefined();
+    expect(rejection(p, facts({ relay: "10.30.0.1" }))).toBe("relay-not-allowed");
+    expect(rejection(loadPolicy(undefined, { addresses, acceptDirect: false }), facts())).toBe(
+      "direct-not-allowed",
+    );
+  });
+
+  it("approves by MAC prefix, vendor class or relay subnet, all conditions of a rule together", () => {
+    const p = loadPolicy(undefined, {
+      addresses,
+      autoApprove: [
+        { macPrefix: "52:54:00:AA" },
+        { vendorClassPrefix: "PXEClient:Arch:00011", subnet: "10.9.0.0/24" },
+      ],
+    });
+    expect(autoApproved(p, facts())).toBe(true);
+    expect(autoApproved(p, facts({ mac: "52:54:00:bb:00:01" }))).toBe(false);
+    expect(
+      autoApproved(
+        p,
+        facts({
+          mac: "00:00:00:00:00:01",
+          vendorClass: "PXEClient:Arch:00011:UNDI:003000",
+          relay: "10.9.0.1",
+        }),
+      ),
+    ).toBe(true);
+    expect(
+      autoApproved(p, facts({ mac: "00:00:00:00:00:01", vendorClass: "PXEClient:Arch:00011:UNDI:003000" })),
+    ).toBe(false);
+  });
+
+  it("does subnet arithmetic right at the edges", () => {
+    expect(inSubnet("10.0.0.255", "10.0.0.0/24")).toBe(true);
+    expect(inSubnet("10.0.1.0", "10.0.0.0/24")).toBe(false);
+    expect(inSubnet("192.168.7.7", "0.0.0.0/0")).toBe(true);
+    expect(inSubnet("10.0.0.1", "10.0.0.1/32")).toBe(true);
+  });
+});
+
+describe("the address pool", () => {
+  it("hands out the lowest address no Hardware uses, never twice while a creation is in flight", () => {
+    const pool = new AddressPool("10.0.0.10-10.0.0.12");
+    const taken = [{ metadata: {}, spec: { interfaces: [{ dhcp: { ip: { address: "10.0.0.10" } } }] } }];
+    expect(pool.allocate(taken)).toBe("10.0.0.11");
+    expect(pool.allocate(taken)).toBe("10.0.0.12");
+    expect(pool.allocate(taken)).toBeUndefined();
+    pool.release("10.0.0.11");
+    expect(pool.allocate(taken)).toBe("10.0.0.11");
+  });
+});
