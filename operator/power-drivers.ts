@@ -1,14 +1,19 @@
 /**
- * The power paths a pool can choose (provisioning.power). Manual needs no driver; TinkerbellBMC with an
- * operator-owned Workflow goes through the Workflow's bootOptions, which tink-controller executes.
+ * The power paths a pool can choose (provisioning.power). TinkerbellBMC with an operator-owned Workflow
+ * goes through the Workflow's bootOptions (tink-controller makes the Job); the driver here covers
+ * machine-controller's Workflows, which have none.
  */
 import type { KubeConfig } from "@kubernetes/client-node";
+import { KubeClient } from "../lib/kube/rest.ts";
 import type { Logger } from "../lib/log.ts";
+import { bmcJobPower } from "./provision/bmc-job-power.ts";
 import { manualPower, type PowerControl } from "./provision/power.ts";
+import { redfishPower } from "./provision/redfish-power.ts";
 
 export function powerDrivers(
-  _kc: KubeConfig,
+  kc: KubeConfig,
   _log: Logger,
-): Partial<Record<"TinkerbellBMC" | "Redfish" | "Manual", PowerControl>> {
-  return { Manual: manualPower };
+): Record<"TinkerbellBMC" | "Redfish" | "Manual", PowerControl> {
+  const kube = new KubeClient(kc);
+  return { Manual: manualPower, TinkerbellBMC: bmcJobPower(kube), Redfish: redfishPower(kube) };
 }

@@ -42,6 +42,10 @@ export const ANNOTATION = {
   /** Netboot flags before the claim, restored on release. */
   netbootBefore: "metalpool.io/netboot-before",
   inventory: "metalpool.io/inventory",
+  /** A BMC for Hardware without a bmc.tinkerbell.org Machine: its Redfish URL, credential Secret, system. */
+  bmcEndpoint: "metalpool.io/bmc-endpoint",
+  bmcSecret: "metalpool.io/bmc-secret",
+  bmcSystem: "metalpool.io/bmc-system",
   /** Discovery's record of a client: what its firmware said and when it was seen. */
   vendorClass: "metalpool.io/vendor-class",
   userClass: "metalpool.io/user-class",
