@@ -18,6 +18,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
 fi
 command -v go >/dev/null || { log "Go is required to build kube-apiserver from its module"; exit 1; }
+bash "$HACK_DIR/install-python-tools.sh" >/dev/null
 NODE_BIN="$(bash "$HACK_DIR/install-node.sh")"
 export PATH="$NODE_BIN:$PATH"
 cd "$REPO_DIR"

@@ -123,18 +123,18 @@ export class RedfishClient {
       return;
     }
     await res.text().catch(() => "");
-    if (res.status === 401 || res.status === 403)
+    if (required) {
+      const refused = res.status === 401 || res.status === 403;
       throw new RedfishError(
-        "unauthorized",
-        `BMC ${this.host} refused the credentials (HTTP ${res.status})`,
+        refused ? "unauthorized" : "unsupported",
+        refused
+          ? `BMC ${this.host} refused the credentials (HTTP ${res.status})`
+          : `BMC ${this.host} has no usable session service (HTTP ${res.status})`,
         res.status,
       );
-    if (required)
-      throw new RedfishError(
-        "unsupported",
-        `BMC ${this.host} has no usable session service (HTTP ${res.status})`,
-        res.status,
-      );
+    }
+    // Some BMCs (and sushy-tools) protect even the session service with basic auth, or have none:
+    // basic auth then decides, and a wrong password is reported by the request itself.
     this.sessionsUnsupported = true;
   }
 
