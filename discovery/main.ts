@@ -8,7 +8,7 @@ import { Command } from "commander";
 import { HARDWARE, type Hardware } from "../lib/api/tinkerbell.ts";
 import { flag, withCommonFlags } from "../lib/flags.ts";
 import { loadKubeConfig } from "../lib/kube/config.ts";
-import { Informer } from "../lib/kube/informer.ts";
+import { Informer, mergeInformers } from "../lib/kube/informer.ts";
 import { KubeClient } from "../lib/kube/rest.ts";
 import { createLogger } from "../lib/log.ts";
 import { startOpsServer } from "../lib/ops-server.ts";
@@ -93,7 +93,7 @@ async function main(): Promise<void> {
     readiness: () => (informers.every((i) => i.hasSynced()) ? null : "Hardware cache not synced"),
   });
   await Promise.all(informers.map((i) => i.start()));
-  const hardware = informers.length === 1 ? (informers[0] as Informer<Hardware>) : mergeInformers(informers);
+  const hardware = mergeInformers(informers);
   const discoverer = new Discoverer({ client: new KubeClient(kc), hardware, policy, metrics, log });
   const listener = await listen(o.listen, (bytes, from) => discoverer.handle(bytes, from), {
     onDrop: () => metrics.rejections.inc({ reason: "queue-full" }),
@@ -119,19 +119,6 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => void shutdown());
   process.on("SIGINT", () => void shutdown());
-}
-
-/** Several per-namespace Hardware caches seen as one (events fan in; lists concatenate). */
-function mergeInformers(informers: Informer<Hardware>[]): Informer<Hardware> {
-  const first = informers[0] as Informer<Hardware>;
-  return Object.assign(Object.create(first) as Informer<Hardware>, {
-    list: () => informers.flatMap((i) => i.list()),
-    on: (event: "add" | "update" | "delete", handler: (obj: Hardware, old?: Hardware) => void) => {
-      for (const i of informers) i.on(event, handler);
-    },
-    upsertLocal: (hw: Hardware) =>
-      informers.find((i) => !i.opts.namespace || i.opts.namespace === hw.metadata.namespace)?.upsertLocal(hw),
-  });
 }
 
 main().catch((err: unknown) => {

@@ -9,11 +9,12 @@ import { ANNOTATION, LABEL } from "../lib/api/labels.ts";
 import { MACHINE_DEPLOYMENT } from "../lib/api/machine-controller.ts";
 import { BMC_JOB, HARDWARE, WORKFLOW, type Hardware, type Workflow } from "../lib/api/tinkerbell.ts";
 import { EventRecorder } from "../lib/kube/events.ts";
-import { Informer } from "../lib/kube/informer.ts";
+import { Informer, mergeInformers } from "../lib/kube/informer.ts";
 import { WorkQueue } from "../lib/kube/queue.ts";
 import { KubeClient, type KubeObject } from "../lib/kube/rest.ts";
 import type { Logger } from "../lib/log.ts";
 import type { OperatorMetrics } from "./metrics.ts";
+import { InventoryController } from "./inventory.ts";
 import { POOL, PoolReconciler } from "./pool/reconcile.ts";
 import type { PoolObject } from "./pool/types.ts";
 import { manualPower, type PowerControl } from "./provision/power.ts";
@@ -40,6 +41,7 @@ export class PoolController {
   private readonly others: Informer<KubeObject>[] = [];
   private readonly machineDeployments: Informer<KubeObject>[] = [];
   private readonly reconciler: PoolReconciler;
+  private readonly inventory: InventoryController;
   private readonly opts: ControllerOptions;
   private workersRunning: Promise<void>[] = [];
   private active = false;
@@ -68,10 +70,16 @@ export class PoolController {
     const client = new KubeClient(opts.kc);
     const events = new EventRecorder(opts.kc, "metalpool-operator");
     const targets = new TargetClusters(opts.kc);
+    this.inventory = new InventoryController({
+      client,
+      hardware: mergeInformers(this.hardware),
+      events,
+      log: opts.log,
+    });
     this.reconciler = new PoolReconciler({
       client,
-      hardware: merged(this.hardware),
-      workflows: merged(this.workflows),
+      hardware: mergeInformers(this.hardware),
+      workflows: mergeInformers(this.workflows),
       target: (pool, spec) => targets.resolve(pool, spec),
       power: (mode) => opts.power?.[mode] ?? (mode === "Manual" ? manualPower : missingPower(mode)),
       event: (pool, type, reason, message) => {
@@ -141,13 +149,14 @@ export class PoolController {
     this.active = true;
     for (const inf of this.pools) for (const p of inf.list()) this.queue.add(keyOf(p));
     this.workersRunning = Array.from({ length: this.opts.workers }, () => this.worker());
+    this.inventory.start();
   }
 
   /** Stops acting (lost leadership or shutting down); waits for in-flight reconciles to finish. */
   async deactivate(): Promise<void> {
     this.active = false;
     this.queue.shutDown();
-    await Promise.all(this.workersRunning);
+    await Promise.all([...this.workersRunning, this.inventory.stop()]);
   }
 
   stopInformers(): void {
@@ -188,20 +197,6 @@ export class PoolController {
       end();
     }
   }
-}
-
-/** Several per-namespace informers seen as one cache. */
-function merged<T extends KubeObject>(informers: Informer<T>[]): Informer<T> {
-  if (informers.length === 1) return informers[0] as Informer<T>;
-  const first = informers[0] as Informer<T>;
-  return Object.assign(Object.create(first) as Informer<T>, {
-    list: () => informers.flatMap((i) => i.list()),
-    get: (ns: string | undefined, name: string) => informers.map((i) => i.get(ns, name)).find(Boolean),
-    upsertLocal: (obj: T) =>
-      informers
-        .find((i) => !i.opts.namespace || i.opts.namespace === obj.metadata.namespace)
-        ?.upsertLocal(obj),
-  });
 }
 
 function missingPower(mode: string): PowerControl {

@@ -228,3 +228,23 @@ export class Informer<T extends KubeObject> {
     }
   }
 }
+
+/** Several per-namespace informers seen as one cache: lists concatenate, events fan in. */
+export function mergeInformers<T extends KubeObject>(informers: Informer<T>[]): Informer<T> {
+  if (informers.length === 1) return informers[0] as Informer<T>;
+  const first = informers[0] as Informer<T>;
+  const merged = Object.create(first) as Informer<T>;
+  return Object.assign(merged, {
+    list: () => informers.flatMap((i) => i.list()),
+    get: (ns: string | undefined, name: string) => informers.map((i) => i.get(ns, name)).find(Boolean),
+    hasSynced: () => informers.every((i) => i.hasSynced()),
+    on: (event: InformerEvent, handler: Handler<T>) => {
+      for (const i of informers) i.on(event, handler);
+      return merged;
+    },
+    upsertLocal: (obj: T) =>
+      informers
+        .find((i) => !i.opts.namespace || i.opts.namespace === obj.metadata.namespace)
+        ?.upsertLocal(obj),
+  });
+}
