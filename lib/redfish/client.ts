@@ -7,6 +7,7 @@
  */
 import { Agent, fetch, type Response } from "undici";
 import { RedfishError } from "./errors.ts";
+import { chooseResetType, type PowerIntent } from "./reset.ts";
 
 export interface RedfishEndpoint {
   /** Base URL of the BMC, e.g. https://10.0.0.5 or http://127.0.0.1:8000. */
@@ -59,9 +60,34 @@ export interface ComputerSystem {
   Storage?: ODataRef;
   SimpleStorage?: ODataRef;
   EthernetInterfaces?: ODataRef;
-  Actions?: { "#ComputerSystem.Reset"?: { target: string; "ResetType@Redfish.AllowableValues"?: string[] } };
+  Actions?: { "#ComputerSystem.Reset"?: ResetAction };
   "@odata.etag"?: string;
 }
+
+type ResetAction = { target: string; "ResetType@Redfish.AllowableValues"?: string[] };
+
+/** Connection failures that happen before the request is written: the BMC cannot have seen it. */
+const NOT_SENT_CODES = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EADDRNOTAVAIL",
+]);
+
+/** Node's codes for a certificate that does not verify. */
+const TLS_CODES = new Set([
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_SIGNATURE_FAILURE",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
 
 interface Collection {
   Members?: ODataRef[];
@@ -159,19 +185,40 @@ export class RedfishClient {
         signal: AbortSignal.timeout(this.endpoint.timeoutMs),
       });
     } catch (err) {
-      const e = err as Error & { cause?: { code?: string; message?: string } };
-      if (e.name === "TimeoutError" || e.cause?.code === "UND_ERR_CONNECT_TIMEOUT") {
-        throw new RedfishError(
-          "timeout",
-          `BMC ${this.host} did not answer ${method} ${url.pathname} within ${this.endpoint.timeoutMs} ms`,
-        );
-      }
-      const detail = e.cause?.code ?? e.cause?.message ?? e.message;
-      throw new RedfishError(
-        "unreachable",
-        `BMC ${this.host} unreachable for ${method} ${url.pathname}: ${detail}`,
-      );
+      throw this.networkError(err, method, url.pathname);
     }
+  }
+
+  /** A failed exchange as a RedfishError: timeout, untrusted certificate, or unreachable (sent or not). */
+  private networkError(err: unknown, method: string, path: string): RedfishError {
+    const e = err as Error & { cause?: { code?: string; message?: string } };
+    const code = e.cause?.code;
+    const what = `${method} ${path}`;
+    if (code === "UND_ERR_CONNECT_TIMEOUT")
+      return new RedfishError(
+        "timeout",
+        `BMC ${this.host} did not accept a connection for ${what}`,
+        undefined,
+        {
+          notSent: true,
+        },
+      );
+    if (e.name === "TimeoutError")
+      return new RedfishError(
+        "timeout",
+        `BMC ${this.host} did not answer ${what} within ${this.endpoint.timeoutMs} ms`,
+      );
+    if (code && TLS_CODES.has(code))
+      return new RedfishError(
+        "tls",
+        `BMC ${this.host}: its certificate is not trusted (${code}); give the BMC's CA bundle, or set insecureTLS only if you accept the risk`,
+        undefined,
+        { notSent: true },
+      );
+    const detail = code ?? e.cause?.message ?? e.message;
+    return new RedfishError("unreachable", `BMC ${this.host} unreachable for ${what}: ${detail}`, undefined, {
+      notSent: code !== undefined && NOT_SENT_CODES.has(code),
+    });
   }
 
   /** A request with auth, retries (idempotent ones only, or any that never reached the BMC) and typed errors. */
@@ -187,9 +234,10 @@ export class RedfishClient {
       try {
         res = await this.raw(method, path, body, { ...(await this.authHeaders()), ...extraHeaders });
       } catch (err) {
-        // Not connected at all: the request never reached the BMC, so even a Reset is safe to repeat.
-        const neverSent = err instanceof RedfishError && err.kind === "unreachable";
-        if ((idempotent || neverSent) && attempt < this.endpoint.retries) {
+        // Never connected: the request cannot have reached the BMC, so even a Reset is safe to repeat. A
+        // connection that broke after sending (reset, socket closed) may have been acted on: not for POST.
+        const retryable = err instanceof RedfishError && err.kind !== "tls" && (idempotent || err.notSent);
+        if (retryable && attempt < this.endpoint.retries) {
           await sleep(200 * 2 ** attempt);
           continue;
         }
@@ -215,7 +263,9 @@ export class RedfishClient {
     if (res.status === 401 || res.status === 403)
       throw new RedfishError("unauthorized", `${what}: credentials refused (HTTP ${res.status})`, res.status);
     if (res.status >= 400) {
-      const message = redfishMessage(text) ?? (text.slice(0, 200) || res.statusText);
+      // The BMC's own words, minus anything that echoes the credentials back (some BMCs quote the
+      // offending property value in their error messages).
+      const message = this.scrub(redfishMessage(text) ?? (text.slice(0, 200) || res.statusText));
       throw new RedfishError(
         res.status >= 500 ? "server" : "client",
         `${what}: HTTP ${res.status}: ${message}`,
@@ -232,6 +282,13 @@ export class RedfishClient {
     }
     const etag = res.headers.get("etag") ?? (body as { "@odata.etag"?: string })["@odata.etag"];
     return { body, ...(etag ? { etag } : {}) };
+  }
+
+  private scrub(text: string): string {
+    let out = text;
+    for (const secret of [this.endpoint.password, this.session?.token])
+      if (secret) out = out.split(secret).join("[redacted]");
+    return out;
   }
 
   async get<T>(path: string): Promise<T> {
@@ -261,14 +318,10 @@ export class RedfishClient {
     return (await this.system(id)).PowerState;
   }
 
+  /** Sends ComputerSystem.Reset of exactly `type`; refused before sending if the system does not allow it. */
   async reset(type: ResetType, id?: string): Promise<void> {
     const system = await this.system(id);
-    const action = system.Actions?.["#ComputerSystem.Reset"];
-    if (!action)
-      throw new RedfishError(
-        "unsupported",
-        `BMC ${this.host} system ${system.Id} has no ComputerSystem.Reset action`,
-      );
+    const action = this.resetAction(system);
     const allowed = action["ResetType@Redfish.AllowableValues"];
     if (allowed && !allowed.includes(type)) {
       throw new RedfishError(
@@ -279,31 +332,58 @@ export class RedfishClient {
     await this.request("POST", action.target, { ResetType: type });
   }
 
-  /** Boots from the network once, then back to the usual order. UEFI or Legacy per the server's firmware. */
-  async setOneTimePxe(mode: "UEFI" | "Legacy", id?: string): Promise<void> {
-    const path = id
-      ? `/redfish/v1/Systems/${encodeURIComponent(id)}`
-      : `/redfish/v1/Systems/${(await this.system()).Id}`;
-    const { body, etag } = await this.request<ComputerSystem>("GET", path);
-    const allowed = body.Boot?.["BootSourceOverrideTarget@Redfish.AllowableValues"];
-    if (allowed && !allowed.includes("Pxe"))
+  /** Powers on, off or restarts with the reset type this system allows (see reset.ts); returns the type sent. */
+  async power(intent: PowerIntent, id?: string): Promise<ResetType> {
+    const system = await this.system(id);
+    const action = this.resetAction(system);
+    const allowed = action["ResetType@Redfish.AllowableValues"];
+    const type = chooseResetType(intent, allowed);
+    if (!type)
       throw new RedfishError(
         "unsupported",
-        `BMC ${this.host} system ${body.Id} cannot boot from Pxe (allowed: ${allowed.join(", ")})`,
+        `BMC ${this.host} system ${system.Id} allows no reset type to power ${intent} (allowed: ${(allowed ?? []).join(", ")})`,
       );
-    // Some BMCs (AMI) refuse a PATCH without the resource's ETag.
-    await this.request(
-      "PATCH",
-      path,
-      {
-        Boot: {
-          BootSourceOverrideTarget: "Pxe",
-          BootSourceOverrideEnabled: "Once",
-          BootSourceOverrideMode: mode,
-        },
+    await this.request("POST", action.target, { ResetType: type });
+    return type;
+  }
+
+  private resetAction(system: ComputerSystem): ResetAction {
+    const action = system.Actions?.["#ComputerSystem.Reset"];
+    if (!action)
+      throw new RedfishError(
+        "unsupported",
+        `BMC ${this.host} system ${system.Id} has no ComputerSystem.Reset action`,
+      );
+    return action;
+  }
+
+  /** Boots from the network once, then back to the usual order. UEFI or Legacy per the server's firmware. */
+  async setOneTimePxe(mode: "UEFI" | "Legacy", id?: string): Promise<void> {
+    const path = `/redfish/v1/Systems/${encodeURIComponent(id ?? (await this.system()).Id)}`;
+    const patch = {
+      Boot: {
+        BootSourceOverrideTarget: "Pxe",
+        BootSourceOverrideEnabled: "Once",
+        BootSourceOverrideMode: mode,
       },
-      etag ? { "if-match": etag } : {},
-    );
+    };
+    for (let attempt = 0; ; attempt++) {
+      const { body, etag } = await this.request<ComputerSystem>("GET", path);
+      const allowed = body.Boot?.["BootSourceOverrideTarget@Redfish.AllowableValues"];
+      if (allowed && !allowed.includes("Pxe"))
+        throw new RedfishError(
+          "unsupported",
+          `BMC ${this.host} system ${body.Id} cannot boot from Pxe (allowed: ${allowed.join(", ")})`,
+        );
+      try {
+        // Some BMCs (AMI) refuse a PATCH without the resource's ETag.
+        await this.request("PATCH", path, patch, etag ? { "if-match": etag } : {});
+        return;
+      } catch (err) {
+        // 412: the system changed between our GET and PATCH (its ETag moved on). Read it again, once.
+        if (!(err instanceof RedfishError && err.status === 412 && attempt === 0)) throw err;
+      }
+    }
   }
 }
 
