@@ -44,7 +44,7 @@ async function serverWithBmc(name: string, system: string, password = bmc.passwo
         providerOptions: { redfish: { port: Number(url.port), systemName: system } },
       },
     },
-  } as unknown as Hardware);
+  });
   const hw = hardware(ns, name, { bmc: true });
   hw.spec.disks = [];
   return client.create(HARDWARE, hw);

@@ -4,7 +4,7 @@
  * a clear message that never contains the credentials.
  */
 import { readFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RedfishClient } from "../../lib/redfish/client.ts";
@@ -32,12 +32,12 @@ async function failure(call: () => Promise<unknown>): Promise<RedfishError> {
 }
 
 async function serve(
-  handler: (path: string, res: import("node:http").ServerResponse) => void,
+  handler: (path: string, res: ServerResponse, req: IncomingMessage) => void,
 ): Promise<{ url: string; server: Server; hits: string[] }> {
   const hits: string[] = [];
   const server = createServer((req, res) => {
     hits.push(`${req.method} ${req.url}`);
-    handler(req.url ?? "", res);
+    handler(req.url ?? "", res, req);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server, hits };
@@ -225,8 +225,11 @@ describe("TLS", () => {
     const creds = { url: secure.url, username: secure.username, password: secure.password, retries: 0 };
     expect(await new RedfishClient({ ...creds, ca: secure.ca }).systemIds()).toEqual([SYSTEM]);
     const err = await failure(() => new RedfishClient(creds).systemIds());
-    expect(err.kind).toBe("unreachable");
-    expect(err.message).toMatch(/SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|self.signed/i);
+    expect(err.kind).toBe("tls");
+    expect(err.transient).toBe(false);
+    expect(err.message).toBe(
+      `BMC ${new URL(secure.url).host}: its certificate is not trusted (SELF_SIGNED_CERT_IN_CHAIN); give the BMC's CA bundle, or set insecureTLS only if you accept the risk`,
+    );
     expect(await new RedfishClient({ ...creds, insecure: true }).systemIds()).toEqual([SYSTEM]);
   });
 });

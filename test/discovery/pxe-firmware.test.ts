@@ -57,7 +57,7 @@ describe.skipIf(!isRoot)(
       if (iface?.dhcp) iface.dhcp.mac = machines.known.mac;
       await client.create(HARDWARE, typed);
 
-      net = await createTestNetwork();
+      net = createTestNetwork();
       const api = new URL(inject("apiServer"));
       const relayPort = await net.relay({ host: api.hostname, port: Number(api.port) });
       dir = mkdtempSync(join(tmpdir(), "metalpool-pxe-"));

@@ -24,7 +24,7 @@ export interface TestNetwork {
 const run = (...args: string[]): string =>
   execFileSync(args[0] as string, args.slice(1), { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 
-export async function createTestNetwork(): Promise<TestNetwork> {
+export function createTestNetwork(): TestNetwork {
   const id = randomBytes(3).toString("hex");
   const name = `mp-${id}`;
   const vethHost = `mpv${id}h`;
