@@ -212,6 +212,186 @@ describe("BMC failures", () => {
   });
 });
 
+describe("BMCs unlike the emulator (small local servers)", () => {
+  const system = (extra: object = {}): string =>
+    JSON.stringify({
+      "@odata.id": "/redfish/v1/Systems/1",
+      Id: "1",
+      PowerState: "On",
+      Boot: { BootSourceOverrideTarget: "None" },
+      Actions: {
+        "#ComputerSystem.Reset": {
+          target: "/redfish/v1/Systems/1/Actions/ComputerSystem.Reset",
+          "ResetType@Redfish.AllowableValues": ["On", "ForceOff", "PowerCycle"],
+        },
+      },
+      ...extra,
+    });
+  const json = (res: ServerResponse, status: number, body: string, headers: object = {}): void =>
+    void res.writeHead(status, { "content-type": "application/json", ...headers }).end(body);
+  const bodyOf = async (req: IncomingMessage): Promise<string> => {
+    let text = "";
+    for await (const chunk of req) text += (chunk as Buffer).toString();
+    return text;
+  };
+
+  it("logs in through the SessionService, uses the token, logs in again when it expires, logs out on close", async () => {
+    const tokens = new Set<string>();
+    const seen: { path: string; token?: string; basic: boolean }[] = [];
+    let issued = 0;
+    const bmc = await serve((path, res, req) => {
+      const token = req.headers["x-auth-token"] as string | undefined;
+      seen.push({ path, ...(token ? { token } : {}), basic: Boolean(req.headers.authorization) });
+      if (req.method === "POST" && path === "/redfish/v1/SessionService/Sessions") {
+        void bodyOf(req).then((text) => {
+          const creds = JSON.parse(text) as { UserName: string; Password: string };
+          if (creds.UserName !== "admin" || creds.Password !== "hunter2-session") return json(res, 401, "{}");
+          const t = `token-${++issued}`;
+          tokens.add(t);
+          json(res, 201, "{}", {
+            "x-auth-token": t,
+            location: `/redfish/v1/SessionService/Sessions/${issued}`,
+          });
+        });
+      } else if (req.method === "DELETE") {
+        tokens.delete(`token-${path.split("/").at(-1)}`);
+        json(res, 204, "");
+      } else if (!token || !tokens.has(token)) json(res, 401, "{}");
+      else json(res, 200, JSON.stringify({ Members: [{ "@odata.id": "/redfish/v1/Systems/1" }] }));
+    });
+    const c = new RedfishClient({ url: bmc.url, username: "admin", password: "hunter2-session" });
+    expect(await c.systemIds()).toEqual(["1"]);
+    tokens.clear(); // the BMC forgets the session (timeout, reboot)
+    expect(await c.systemIds()).toEqual(["1"]);
+    await c.close();
+    expect(seen.filter((s) => s.path === "/redfish/v1/Systems")).toEqual([
+      { path: "/redfish/v1/Systems", token: "token-1", basic: false },
+      { path: "/redfish/v1/Systems", token: "token-1", basic: false },
+      { path: "/redfish/v1/Systems", token: "token-2", basic: false },
+    ]);
+    expect(bmc.hits.filter((h) => h.startsWith("DELETE"))).toEqual([
+      "DELETE /redfish/v1/SessionService/Sessions/2",
+    ]);
+    expect(tokens.size).toBe(0);
+    bmc.server.close();
+  });
+
+  it("sends the ETag as If-Match on PATCH, and reads it again once when the system moved on (412)", async () => {
+    let etag = 'W/"1"';
+    const ifMatch: (string | undefined)[] = [];
+    const bmc = await serve((path, res, req) => {
+      if (req.method === "GET") return json(res, 200, system(), { etag });
+      ifMatch.push(req.headers["if-match"] as string | undefined);
+      if (req.headers["if-match"] !== etag) return json(res, 412, "{}");
+      void bodyOf(req).then((text) => {
+        expect(JSON.parse(text)).toEqual({
+          Boot: {
+            BootSourceOverrideTarget: "Pxe",
+            BootSourceOverrideEnabled: "Once",
+            BootSourceOverrideMode: "Legacy",
+          },
+        });
+        json(res, 204, "");
+      });
+    });
+    const c = new RedfishClient({ url: bmc.url, username: "u", password: "p", auth: "basic" });
+    await c.setOneTimePxe("Legacy", "1");
+    expect(ifMatch).toEqual(['W/"1"']);
+    etag = 'W/"2"'; // someone else changed the system after our GET: the first PATCH carries the old ETag
+    let served = 0;
+    bmc.server.removeAllListeners("request");
+    bmc.server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+      if (req.method === "GET") return json(res, 200, system(), { etag: served++ === 0 ? 'W/"1"' : etag });
+      ifMatch.push(req.headers["if-match"] as string | undefined);
+      json(res, req.headers["if-match"] === etag ? 204 : 412, "");
+    });
+    await c.setOneTimePxe("Legacy", "1");
+    expect(ifMatch).toEqual(['W/"1"', 'W/"1"', 'W/"2"']);
+    await c.close();
+    bmc.server.close();
+  });
+
+  it("chooses the reset type the system allows: PowerCycle when it has no ForceRestart", async () => {
+    const posted: unknown[] = [];
+    const bmc = await serve((path, res, req) => {
+      if (req.method === "GET") return json(res, 200, system());
+      void bodyOf(req).then((text) => {
+        posted.push({ path, body: JSON.parse(text) as unknown });
+        json(res, 204, "");
+      });
+    });
+    const c = new RedfishClient({ url: bmc.url, username: "u", password: "p", auth: "basic" });
+    expect(await c.power("restart", "1")).toBe("PowerCycle");
+    expect(posted).toEqual([
+      { path: "/redfish/v1/Systems/1/Actions/ComputerSystem.Reset", body: { ResetType: "PowerCycle" } },
+    ]);
+    const err = await failure(() => c.reset("ForceRestart", "1"));
+    expect(err.kind).toBe("unsupported");
+    expect(posted).toHaveLength(1);
+    await c.close();
+    bmc.server.close();
+  });
+
+  it("never repeats a Reset whose connection broke after sending; repeats a GET", async () => {
+    const bmc = await serve((_path, res, req) => {
+      if (req.method === "GET" && req.url === "/redfish/v1/Systems/1") return json(res, 200, system());
+      req.socket.destroy(); // the BMC took the request, then the connection died
+    });
+    const c = new RedfishClient({ url: bmc.url, username: "u", password: "p", auth: "basic", retries: 2 });
+    const reset = await failure(() => c.reset("ForceOff", "1"));
+    expect(reset.kind).toBe("unreachable");
+    expect(reset.notSent).toBe(false);
+    const list = await failure(() => c.systemIds());
+    expect(list.kind).toBe("unreachable");
+    expect(bmc.hits.filter((h) => h.startsWith("POST"))).toHaveLength(1);
+    expect(bmc.hits.filter((h) => h === "GET /redfish/v1/Systems")).toHaveLength(3);
+    await c.close();
+    bmc.server.close();
+  });
+
+  it("marks a refused connection as never sent, so a Reset may be tried again", async () => {
+    const port = await freePort();
+    const c = new RedfishClient({
+      url: `http://127.0.0.1:${port}`,
+      username: "u",
+      password: "p",
+      auth: "basic",
+      retries: 0,
+    });
+    const err = await failure(() =>
+      c.request("POST", "/redfish/v1/Systems/1/Actions/ComputerSystem.Reset", {}),
+    );
+    expect(err.notSent).toBe(true);
+    await c.close();
+  });
+
+  it("removes the password from BMC error text that echoes it", async () => {
+    const password = "Echo-Me-9f3!";
+    const bmc = await serve((_path, res) =>
+      json(
+        res,
+        400,
+        JSON.stringify({
+          error: {
+            code: "Base.1.8.GeneralError",
+            "@Message.ExtendedInfo": [
+              { Message: `The value '${password}' for the property Password is not valid.` },
+            ],
+          },
+        }),
+      ),
+    );
+    const err = await failure(() =>
+      new RedfishClient({ url: bmc.url, username: "u", password, auth: "basic" }).systemIds(),
+    );
+    expect(err.kind).toBe("client");
+    expect(err.message).toBe(
+      `BMC ${new URL(bmc.url).host} GET /redfish/v1/Systems: HTTP 400: The value '[redacted]' for the property Password is not valid.`,
+    );
+    bmc.server.close();
+  });
+});
+
 describe("TLS", () => {
   let secure: RedfishEmulator;
   beforeAll(async () => {
@@ -227,8 +407,10 @@ describe("TLS", () => {
     const err = await failure(() => new RedfishClient(creds).systemIds());
     expect(err.kind).toBe("tls");
     expect(err.transient).toBe(false);
+    // The emulator sends only its own certificate, so Node cannot even build the chain to a root.
     expect(err.message).toBe(
-      `BMC ${new URL(secure.url).host}: its certificate is not trusted (SELF_SIGNED_CERT_IN_CHAIN); give the BMC's CA bundle, or set insecureTLS only if you accept the risk`,
+      `BMC ${new URL(secure.url).host}: its certificate is not trusted (UNABLE_TO_VERIFY_LEAF_SIGNATURE); give the BMC's CA bundle, or set insecureTLS only if you accept the risk`,
+    ); give the BMC's CA bundle, or set insecureTLS only if you accept the risk`,
     );
     expect(await new RedfishClient({ ...creds, insecure: true }).systemIds()).toEqual([SYSTEM]);
   });
