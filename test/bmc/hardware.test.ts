@@ -4,6 +4,7 @@
  * CRD accepts, and a claimed server powered on for its one-time PXE boot through the pool's chosen path.
  */
 import { CoreV1Api } from "@kubernetes/client-node";
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BMC_JOB, BMC_MACHINE, HARDWARE, type BmcJob, type Hardware } from "../../lib/api/tinkerbell.ts";
 import { resolveBmc } from "../../lib/bmc/target.ts";
@@ -170,6 +171,12 @@ describe("the operator with BMCs", () => {
     expect(event?.involvedObject.name).toBe("badcreds");
     expect(event?.message).toMatch(/credentials refused \(HTTP 401\)$/);
     expect(event?.message).not.toContain("not-the-password-42");
+    // The operator logged the failure, and neither password appears anywhere in its log.
+    const log = readFileSync(operator?.logFile ?? "", "utf8");
+    expect(log).toContain("reading inventory failed");
+    expect(log).toContain("credentials refused (HTTP 401)");
+    expect(log).not.toContain("not-the-password-42");
+    expect(log).not.toContain(bmc.password);
   });
 
   it("powers a claimed server on for a one-time PXE boot through Redfish", async () => {

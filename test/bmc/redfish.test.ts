@@ -410,17 +410,40 @@ describe("TLS", () => {
     // The emulator sends only its own certificate, so Node cannot even build the chain to a root.
     expect(err.message).toBe(
       `BMC ${new URL(secure.url).host}: its certificate is not trusted (UNABLE_TO_VERIFY_LEAF_SIGNATURE); give the BMC's CA bundle, or set insecureTLS only if you accept the risk`,
-    ); give the BMC's CA bundle, or set insecureTLS only if you accept the risk`,
     );
     expect(await new RedfishClient({ ...creds, insecure: true }).systemIds()).toEqual([SYSTEM]);
   });
 });
 
 describe("recorded vendor responses (DMTF mockup)", () => {
-  it("parse into the inventory: cores from Processors, memory from the summary, disks from SimpleStorage", async () => {
-    const dir = join(REPO_DIR, "test/fixtures/redfish/dmtf-mockup");
+  const dir = join(REPO_DIR, "test/fixtures/redfish/dmtf-mockup");
+
+  /** Serves recorded files at their @odata.id (404 for anything else), plus a Systems collection. */
+  async function recordedBmc(
+    files: string[],
+    edit: (system: Record<string, unknown>) => void = () => undefined,
+  ): Promise<{ url: string; server: Server; hits: string[] }> {
     const byPath = new Map<string, string>();
-    for (const f of [
+    for (const f of files) {
+      const json = JSON.parse(readFileSync(join(dir, `${f}.json`), "utf8")) as Record<string, unknown>;
+      if (f === "system") edit(json);
+      byPath.set(json["@odata.id"] as string, JSON.stringify(json));
+    }
+    byPath.set(
+      "/redfish/v1/Systems",
+      JSON.stringify({ Members: [{ "@odata.id": "/redfish/v1/Systems/437XR1138R2" }] }),
+    );
+    return serve((path, res) => {
+      const body = byPath.get(path.replace(/\/$/, ""));
+      if (body) res.writeHead(200, { "content-type": "application/json" }).end(body);
+      else res.writeHead(404).end();
+    });
+  }
+  const client = (url: string): RedfishClient =>
+    new RedfishClient({ url, username: "u", password: "p", auth: "basic" });
+
+  it("parse into the inventory: cores from Processors, memory from the summary, disks from SimpleStorage", async () => {
+    const recorded = await recordedBmc([
       "system",
       "processor_collection",
       "processor",
@@ -429,22 +452,8 @@ describe("recorded vendor responses (DMTF mockup)", () => {
       "simple_storage",
       "ethernet_interfaces_collection",
       "ethernet_interfaces",
-    ]) {
-      const text = readFileSync(join(dir, `${f}.json`), "utf8");
-      byPath.set((JSON.parse(text) as { "@odata.id": string })["@odata.id"], text);
-    }
-    byPath.set(
-      "/redfish/v1/Systems",
-      JSON.stringify({ Members: [{ "@odata.id": "/redfish/v1/Systems/437XR1138R2" }] }),
-    );
-    const recorded = await serve((path, res) => {
-      const body = byPath.get(path.replace(/\/$/, ""));
-      if (body) res.writeHead(200, { "content-type": "application/json" }).end(body);
-      else res.writeHead(404).end();
-    });
-    const inv = await readInventory(
-      new RedfishClient({ url: recorded.url, username: "u", password: "p", auth: "basic" }),
-    );
+    ]);
+    const inv = await readInventory(client(recorded.url));
     expect(inv).toEqual({
       systemId: "437XR1138R2",
       uuid: "38947555-7742-3448-3784-823347823834",
@@ -460,6 +469,38 @@ describe("recorded vendor responses (DMTF mockup)", () => {
       ],
       nics: [{ mac: "12:44:6a:3b:04:11", speedMbps: 1000 }],
     });
+    recorded.server.close();
+  });
+
+  it("prefer Storage/Drives over SimpleStorage, skip a Drive link that is gone, and fall back to the processor summary", async () => {
+    const recorded = await recordedBmc(
+      [
+        "system",
+        "storage_collection",
+        "storage",
+        "drive",
+        "drive2",
+        "drive3",
+        "simple_storage_collection",
+        "simple_storage",
+      ],
+      (system) => {
+        // A newer firmware of the same server: it links the Storage resource too, and no Processors.
+        system.Storage = { "@odata.id": "/redfish/v1/Systems/437XR1138R2/Storage" };
+        delete system.Processors;
+        delete system.EthernetInterfaces;
+      },
+    );
+    const inv = await readInventory(client(recorded.url), "437XR1138R2");
+    expect(inv.cpus).toBe(2); // ProcessorSummary.Count: the summary has no core count
+    expect(inv.disks).toEqual([
+      { name: "35D38F11ACEF7BD3", sizeBytes: 899_527_000_000, rotational: true },
+      { name: "32ADF365C6C1B7BD", sizeBytes: 899_527_000_000, rotational: true },
+      { name: "3D58ECBC375FD9F2", sizeBytes: 899_527_000_000, rotational: true },
+    ]);
+    expect(inv.nics).toEqual([]);
+    expect(recorded.hits).toContain("GET /redfish/v1/Systems/437XR1138R2/Storage/1/Drives/3F5A8C54207B7233");
+    expect(recorded.hits.some((h) => h.includes("SimpleStorage"))).toBe(false);
     recorded.server.close();
   });
 });
