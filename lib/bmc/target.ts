@@ -71,56 +71,92 @@ async function credentials(
   return { username, password };
 }
 
+function describeBmc(url: string, hw: Hardware): string {
+  return `BMC ${new URL(url).host} of Hardware ${hw.metadata.name}`;
+}
+
+/** The Redfish port: providerOptions.redfish.port, else connection.port unless it is IPMI's 623. */
+function redfishPort(c: BmcMachine["spec"]["connection"]): number | undefined {
+  const port = c.providerOptions?.redfish?.port ?? c.port;
+  return port && port !== 623 ? port : undefined;
+}
+
+/** From the bmc.tinkerbell.org Machine named by spec.bmcRef, as rufio reads it. */
+async function fromMachine(
+  client: KubeClient,
+  hw: Hardware,
+  machineName: string,
+  ca?: string,
+): Promise<BmcTarget> {
+  const ns = hw.metadata.namespace ?? "default";
+  const owner = `Hardware ${ns}/${hw.metadata.name}`;
+  const machine = await client.getOrNull<BmcMachine>(BMC_MACHINE, ns, machineName);
+  if (!machine)
+    throw new BmcConfigError(`${owner}: bmc Machine ${ns}/${machineName} (spec.bmcRef) not found`);
+  const c = machine.spec.connection;
+  const ref = c.authSecretRef;
+  if (!ref?.name)
+    throw new BmcConfigError(`${owner}: bmc Machine ${machineName} has no connection.authSecretRef`);
+  const creds = await credentials(client, ref.namespace ?? ns, ref.name, owner);
+  return machineTarget(c, creds, hw, ca);
+}
+
+function machineTarget(
+  c: BmcMachine["spec"]["connection"],
+  creds: { username: string; password: string },
+  hw: Hardware,
+  ca: string | undefined,
+): BmcTarget {
+  const url = redfishUrl(c.host, redfishPort(c));
+  const redfish = c.providerOptions?.redfish;
+  return {
+    endpoint: {
+      url,
+      ...creds,
+      ...(c.insecureTLS ? { insecure: true } : {}),
+      ...(ca ? { ca } : {}),
+      ...(redfish?.useBasicAuth ? { auth: "basic" as const } : {}),
+    },
+    ...(redfish?.systemName ? { systemId: redfish.systemName } : {}),
+    describe: describeBmc(url, hw),
+  };
+}
+
+/** From the metalpool.io/bmc-* annotations, for sites without rufio. The Secret is in the Hardware's namespace. */
+async function fromAnnotations(
+  client: KubeClient,
+  hw: Hardware,
+  endpoint: string,
+  ca?: string,
+): Promise<BmcTarget> {
+  const ns = hw.metadata.namespace ?? "default";
+  const owner = `Hardware ${ns}/${hw.metadata.name}`;
+  const annotations = hw.metadata.annotations ?? {};
+  const secretName = annotations[ANNOTATION.bmcSecret];
+  if (!secretName) throw new BmcConfigError(`${owner}: annotation ${ANNOTATION.bmcSecret} is missing`);
+  const creds = await credentials(client, ns, secretName, owner);
+  const url = redfishUrl(endpoint, undefined);
+  const system = annotations[ANNOTATION.bmcSystem];
+  return {
+    endpoint: { url, ...creds, ...(ca ? { ca } : {}) },
+    ...(system ? { systemId: system } : {}),
+    describe: describeBmc(url, hw),
+  };
+}
+
+/**
+ * The BMC of a Hardware: spec.bmcRef wins over the annotations. Throws BmcConfigError, naming what is
+ * missing, when neither leads to an endpoint and credentials.
+ */
 export async function resolveBmc(
   client: KubeClient,
   hw: Hardware,
   opts: { ca?: string } = {},
 ): Promise<BmcTarget> {
-  const ns = hw.metadata.namespace ?? "default";
-  const annotations = hw.metadata.annotations ?? {};
-  if (hw.spec.bmcRef?.name) {
-    const owner = `Hardware ${ns}/${hw.metadata.name}`;
-    const machine = await client.getOrNull<BmcMachine>(BMC_MACHINE, ns, hw.spec.bmcRef.name);
-    if (!machine)
-      throw new BmcConfigError(`${owner}: bmc Machine ${ns}/${hw.spec.bmcRef.name} (spec.bmcRef) not found`);
-    const c = machine.spec.connection;
-    const redfish = c.providerOptions?.redfish;
-    const port = redfish?.port ?? (c.port && c.port !== 623 ? c.port : undefined); // 623 is IPMI's default
-    const ref = c.authSecretRef;
-    if (!ref?.name)
-      throw new BmcConfigError(
-        `${owner}: bmc Machine ${hw.spec.bmcRef.name} has no connection.authSecretRef`,
-      );
-    const creds = await credentials(client, ref.namespace ?? ns, ref.name, owner);
-    const url = redfishUrl(c.host, port);
-    return {
-      endpoint: {
-        url,
-        ...creds,
-        ...(c.insecureTLS ? { insecure: true } : {}),
-        ...(opts.ca ? { ca: opts.ca } : {}),
-        ...(redfish?.useBasicAuth ? { auth: "basic" as const } : {}),
-      },
-      ...(redfish?.systemName ? { systemId: redfish.systemName } : {}),
-      describe: `BMC ${new URL(url).host} of Hardware ${hw.metadata.name}`,
-    };
-  }
-  const endpoint = annotations[ANNOTATION.bmcEndpoint];
-  if (endpoint) {
-    const secretName = annotations[ANNOTATION.bmcSecret];
-    if (!secretName)
-      throw new BmcConfigError(
-        `Hardware ${ns}/${hw.metadata.name}: annotation ${ANNOTATION.bmcSecret} is missing`,
-      );
-    const creds = await credentials(client, ns, secretName, `Hardware ${ns}/${hw.metadata.name}`);
-    const url = redfishUrl(endpoint, undefined);
-    return {
-      endpoint: { url, ...creds, ...(opts.ca ? { ca: opts.ca } : {}) },
-      ...(annotations[ANNOTATION.bmcSystem] ? { systemId: annotations[ANNOTATION.bmcSystem] } : {}),
-      describe: `BMC ${new URL(url).host} of Hardware ${hw.metadata.name}`,
-    };
-  }
+  if (hw.spec.bmcRef?.name) return fromMachine(client, hw, hw.spec.bmcRef.name, opts.ca);
+  const endpoint = hw.metadata.annotations?.[ANNOTATION.bmcEndpoint];
+  if (endpoint) return fromAnnotations(client, hw, endpoint, opts.ca);
   throw new BmcConfigError(
-    `Hardware ${ns}/${hw.metadata.name} has no BMC: set spec.bmcRef or the ${ANNOTATION.bmcEndpoint} annotation`,
+    `Hardware ${hw.metadata.namespace ?? "default"}/${hw.metadata.name} has no BMC: set spec.bmcRef or the ${ANNOTATION.bmcEndpoint} annotation`,
   );
 }

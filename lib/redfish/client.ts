@@ -95,6 +95,18 @@ interface Collection {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** 200 ms, 400 ms, 800 ms …: a BMC that is rebooting its web server gets a moment, a dead one fails fast. */
+const backoffMs = (attempt: number): number => 200 * 2 ** attempt;
+
+/**
+ * Whether a failed exchange may be repeated. Never connected: the request cannot have reached the BMC, so
+ * even a Reset is safe to repeat. A connection that broke after sending (reset, socket closed) may have
+ * been acted on: only idempotent requests then. An untrusted certificate will not change by retrying.
+ */
+function retryableFailure(err: unknown, idempotent: boolean): boolean {
+  return err instanceof RedfishError && err.kind !== "tls" && (idempotent || err.notSent);
+}
+
 export class RedfishClient {
   private readonly endpoint: Required<Pick<RedfishEndpoint, "timeoutMs" | "retries" | "auth">> &
     RedfishEndpoint;
@@ -230,31 +242,31 @@ export class RedfishClient {
   ): Promise<{ body: T; etag?: string }> {
     const idempotent = method === "GET" || method === "DELETE";
     for (let attempt = 0; ; attempt++) {
+      const canRetry = attempt < this.endpoint.retries;
       let res: Response;
       try {
         res = await this.raw(method, path, body, { ...(await this.authHeaders()), ...extraHeaders });
       } catch (err) {
-        // Never connected: the request cannot have reached the BMC, so even a Reset is safe to repeat. A
-        // connection that broke after sending (reset, socket closed) may have been acted on: not for POST.
-        const retryable = err instanceof RedfishError && err.kind !== "tls" && (idempotent || err.notSent);
-        if (retryable && attempt < this.endpoint.retries) {
-          await sleep(200 * 2 ** attempt);
-          continue;
-        }
-        throw err;
-      }
-      if (res.status === 401 && this.session && attempt === 0) {
-        this.session = undefined; // the session expired: log in again once
-        await res.text().catch(() => "");
+        if (!(canRetry && retryableFailure(err, idempotent))) throw err;
+        await sleep(backoffMs(attempt));
         continue;
       }
-      if (res.status >= 500 && idempotent && attempt < this.endpoint.retries) {
+      if (attempt === 0 && (await this.sessionExpired(res))) continue;
+      if (res.status >= 500 && idempotent && canRetry) {
         await res.text().catch(() => "");
-        await sleep(200 * 2 ** attempt);
+        await sleep(backoffMs(attempt));
         continue;
       }
       return this.read<T>(res, method, path);
     }
+  }
+
+  /** A 401 on a session token: the BMC dropped the session (timeout, reboot). Forget it to log in again. */
+  private async sessionExpired(res: Response): Promise<boolean> {
+    if (res.status !== 401 || !this.session) return false;
+    this.session = undefined;
+    await res.text().catch(() => "");
+    return true;
   }
 
   private async read<T>(res: Response, method: string, path: string): Promise<{ body: T; etag?: string }> {

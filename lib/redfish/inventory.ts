@@ -59,11 +59,13 @@ async function cpuCores(client: RedfishClient, s: ComputerSystem): Promise<numbe
   return summary?.CoreCount ?? summary?.LogicalProcessorCount ?? summary?.Count;
 }
 
-async function disks(client: RedfishClient, s: ComputerSystem): Promise<Inventory["disks"]> {
-  type Drive = { Id?: string; Name?: string; CapacityBytes?: number | null; MediaType?: string };
-  const storages = await members<{ Drives?: ODataRef[] }>(client, s.Storage);
+type Drive = { Id?: string; Name?: string; CapacityBytes?: number | null; MediaType?: string };
+type SimpleDevice = { Name?: string; CapacityBytes?: number | null; Status?: { State?: string } };
+
+/** Storage/Drives, the current schema: one entry per Drive resource that still exists. */
+async function storageDrives(client: RedfishClient, s: ComputerSystem): Promise<Inventory["disks"]> {
   const out: Inventory["disks"] = [];
-  for (const storage of storages) {
+  for (const storage of await members<{ Drives?: ODataRef[] }>(client, s.Storage)) {
     for (const ref of storage.Drives ?? []) {
       const d = await optional<Drive>(client, ref);
       if (!d) continue;
@@ -74,17 +76,25 @@ async function disks(client: RedfishClient, s: ComputerSystem): Promise<Inventor
       });
     }
   }
-  if (out.length) return out;
-  const simple = await members<{
-    Devices?: { Name?: string; CapacityBytes?: number | null; Status?: { State?: string } }[];
-  }>(client, s.SimpleStorage);
-  for (const controller of simple) {
-    for (const dev of controller.Devices ?? []) {
-      if (dev.Status?.State === "Absent") continue;
-      out.push({ name: dev.Name ?? "disk", ...(dev.CapacityBytes ? { sizeBytes: dev.CapacityBytes } : {}) });
-    }
-  }
   return out;
+}
+
+/** SimpleStorage, the older schema: devices inline, empty bays marked Absent. */
+async function simpleStorageDevices(client: RedfishClient, s: ComputerSystem): Promise<Inventory["disks"]> {
+  const controllers = await members<{ Devices?: SimpleDevice[] }>(client, s.SimpleStorage);
+  return controllers
+    .flatMap((c) => c.Devices ?? [])
+    .filter((dev) => dev.Status?.State !== "Absent")
+    .map((dev) => ({
+      name: dev.Name ?? "disk",
+      ...(dev.CapacityBytes ? { sizeBytes: dev.CapacityBytes } : {}),
+    }));
+}
+
+/** Storage when the BMC has it (it is the more detailed), else SimpleStorage; never both (same disks). */
+async function disks(client: RedfishClient, s: ComputerSystem): Promise<Inventory["disks"]> {
+  const drives = await storageDrives(client, s);
+  return drives.length ? drives : simpleStorageDevices(client, s);
 }
 
 async function nics(client: RedfishClient, s: ComputerSystem): Promise<Inventory["nics"]> {

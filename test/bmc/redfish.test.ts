@@ -281,7 +281,7 @@ describe("BMCs unlike the emulator (small local servers)", () => {
     const ifMatch: (string | undefined)[] = [];
     const bmc = await serve((path, res, req) => {
       if (req.method === "GET") return json(res, 200, system(), { etag });
-      ifMatch.push(req.headers["if-match"] as string | undefined);
+      ifMatch.push(req.headers["if-match"]);
       if (req.headers["if-match"] !== etag) return json(res, 412, "{}");
       void bodyOf(req).then((text) => {
         expect(JSON.parse(text)).toEqual({
@@ -302,7 +302,7 @@ describe("BMCs unlike the emulator (small local servers)", () => {
     bmc.server.removeAllListeners("request");
     bmc.server.on("request", (req: IncomingMessage, res: ServerResponse) => {
       if (req.method === "GET") return json(res, 200, system(), { etag: served++ === 0 ? 'W/"1"' : etag });
-      ifMatch.push(req.headers["if-match"] as string | undefined);
+      ifMatch.push(req.headers["if-match"]);
       json(res, req.headers["if-match"] === etag ? 204 : 412, "");
     });
     await c.setOneTimePxe("Legacy", "1");
