@@ -193,6 +193,35 @@ describe("BMC failures", () => {
     broken.server.close();
   });
 
+  it("a read that times out is tried again; a Reset that times out or gets a 5xx is not", async () => {
+    const slow = await serve((path, res, req) => {
+      if (req.method === "POST") return path.endsWith("/503") ? void res.writeHead(503).end() : undefined; // else: never answers
+      // GETs never answer either
+    });
+    const c = new RedfishClient({
+      url: slow.url,
+      username: "u",
+      password: "p",
+      timeoutMs: 200,
+      retries: 1,
+      auth: "basic",
+    });
+    expect((await failure(() => c.systemIds())).kind).toBe("timeout");
+    const reset = "/redfish/v1/Systems/1/Actions/ComputerSystem.Reset";
+    const timedOut = await failure(() => c.request("POST", reset, { ResetType: "ForceRestart" }));
+    expect(timedOut.kind).toBe("timeout");
+    const refused = await failure(() => c.request("POST", `${reset}/503`, { ResetType: "ForceRestart" }));
+    expect(refused.kind).toBe("server");
+    expect(slow.hits).toEqual([
+      "GET /redfish/v1/Systems",
+      "GET /redfish/v1/Systems",
+      `POST ${reset}`,
+      `POST ${reset}/503`,
+    ]);
+    slow.server.closeAllConnections();
+    slow.server.close();
+  });
+
   it("an answer that is not JSON is a protocol error", async () => {
     const odd = await serve((_path, res) =>
       res.writeHead(200, { "content-type": "text/html" }).end("<html>login</html>"),
