@@ -6,6 +6,7 @@
  * a bad spec with a message that says what to fix.
  */
 import { z } from "zod";
+import type { KubeObject } from "../kube/rest.ts";
 
 export const GROUP = "metalpool.io";
 export const VERSION = "v1alpha1";
@@ -275,24 +276,8 @@ export type Member = z.output<typeof memberSchema>;
 export type LabelSelector = z.output<typeof labelSelectorSchema>;
 export type Requirements = z.output<typeof requirementsSchema>;
 
-export interface ObjectMeta {
-  name?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  finalizers?: string[];
-  deletionTimestamp?: string | Date;
-  creationTimestamp?: string | Date;
-  ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }[];
-}
-
-export interface BaremetalPool {
-  apiVersion: typeof API_VERSION;
-  kind: typeof KIND;
-  metadata: ObjectMeta;
+/** A BaremetalPool as the API server returns it. */
+export interface BaremetalPool extends KubeObject {
   spec: BaremetalPoolSpec;
   status?: BaremetalPoolStatus;
 }

@@ -1,12 +1,8 @@
-import type { BaremetalPoolSpec, BaremetalPoolStatus, MemberPhase } from "../../lib/api/baremetalpool.ts";
+import type { BaremetalPool, MemberPhase } from "../../lib/api/baremetalpool.ts";
 import type { MachineDeployment } from "../../lib/api/machine-controller.ts";
 import type { Hardware, Workflow } from "../../lib/api/tinkerbell.ts";
-import type { KubeObject } from "../../lib/kube/rest.ts";
 
-export interface PoolObject extends KubeObject {
-  spec: BaremetalPoolSpec;
-  status?: BaremetalPoolStatus;
-}
+export type PoolObject = BaremetalPool;
 
 /** One claimed server as the world shows it this pass. */
 export interface MemberView {
