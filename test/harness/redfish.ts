@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Agent, request } from "undici";
 import { REPO_DIR } from "./control-plane.ts";
 import { freePort, waitFor } from "./ports.ts";
 import { startProcess, type ManagedProcess } from "./process.ts";
@@ -190,20 +191,22 @@ export async function startRedfishEmulator(
     { logFile: join(dir, "sushy.log") },
   );
   const url = `${tls ? "https" : "http"}://127.0.0.1:${port}`;
-  await waitFor(
-    "sushy-emulator",
-    async () => {
-      if (proc.exited()) throw new Error(`sushy-emulator exited; see ${join(dir, "sushy.log")}`);
-      const { request } = await import("undici");
-      const { Agent } = await import("undici");
-      const res = await request(`${url}/redfish/v1/`, {
-        dispatcher: new Agent({ connect: { rejectUnauthorized: false } }),
-      });
-      await res.body.text();
-      return res.statusCode === 200 || res.statusCode === 401;
-    },
-    30_000,
-  );
+  // Readiness only: the probe does not care whose certificate it is (the tests check that themselves).
+  const probe = new Agent({ connect: { rejectUnauthorized: false } });
+  try {
+    await waitFor(
+      "sushy-emulator",
+      async () => {
+        if (proc.exited()) throw new Error(`sushy-emulator exited; see ${join(dir, "sushy.log")}`);
+        const res = await request(`${url}/redfish/v1/`, { dispatcher: probe });
+        await res.body.text();
+        return res.statusCode === 200 || res.statusCode === 401;
+      },
+      30_000,
+    );
+  } finally {
+    await probe.close();
+  }
   return {
     url,
     username,
