@@ -5,7 +5,8 @@
 import type { KubeClient } from "../kube/rest.ts";
 import { RedfishClient, type PowerState } from "../redfish/client.ts";
 import { resolveBmc } from "./target.ts";
-import { wantsUefi, type MachinePower, type PowerPath, type PowerTarget } from "./power.ts";
+import { wantsUefi } from "./boot-mode.ts";
+import type { MachinePower, PowerPath, PowerTarget } from "./power.ts";
 
 export interface RedfishPowerOptions {
   /** PEM CA bundle BMC certificates must chain to (from the operator's flags). */

@@ -38,10 +38,6 @@ export interface PowerPath {
   powerState(target: PowerTarget): Promise<MachinePower>;
 }
 
-/** UEFI unless the Hardware's first interface says its firmware is legacy BIOS (dhcp.uefi: false). */
-export function wantsUefi(hw: Hardware): boolean {
-  return hw.spec.interfaces?.[0]?.dhcp?.uefi !== false;
-}
-
+export { wantsUefi } from "./boot-mode.ts";
 export { redfishPowerPath } from "./power-redfish.ts";
 export { bmcJobPowerPath, bmcJobName, jobOutcome, netbootJob, powerOffJob } from "./power-job.ts";
