@@ -6,16 +6,14 @@
  */
 import { ANNOTATION, LABEL } from "../lib/api/labels.ts";
 import type { Hardware } from "../lib/api/tinkerbell.ts";
-import { writeInventory } from "../lib/bmc/inventory.ts";
-import { BmcConfigError, resolveBmc } from "../lib/bmc/target.ts";
+import { syncInventory } from "../lib/bmc/inventory.ts";
+import { BmcConfigError } from "../lib/bmc/target.ts";
 import type { EventRecorder } from "../lib/kube/events.ts";
 import type { Informer } from "../lib/kube/informer.ts";
 import { WorkQueue } from "../lib/kube/queue.ts";
 import type { KubeClient } from "../lib/kube/rest.ts";
 import type { Logger } from "../lib/log.ts";
-import { RedfishClient } from "../lib/redfish/client.ts";
 import { RedfishError } from "../lib/redfish/errors.ts";
-import { readInventory } from "../lib/redfish/inventory.ts";
 
 const DAY = 24 * 3600_000;
 
@@ -30,6 +28,19 @@ export function needsInventory(hw: Hardware, now: number): boolean {
   } catch {
     return true;
   }
+}
+
+const REASONS: Partial<Record<RedfishError["kind"], string>> = {
+  unauthorized: "BMCCredentialsRefused",
+  tls: "BMCCertificateUntrusted",
+  unsupported: "BMCUnsupported",
+  protocol: "BMCUnsupported",
+};
+
+/** One Event reason per thing a person has to fix. */
+export function eventReason(err: RedfishError | BmcConfigError): string {
+  if (err instanceof BmcConfigError) return "BMCConfigInvalid";
+  return REASONS[err.kind] ?? "BMCUnreachable";
 }
 
 export class InventoryController {
@@ -86,21 +97,20 @@ export class InventoryController {
     const hw = this.deps.hardware.get(namespace, name);
     if (!hw || !needsInventory(hw, Date.now())) return;
     try {
-      const target = await resolveBmc(this.deps.client, hw);
-      const redfish = new RedfishClient({
-        ...target.endpoint,
-        ...(this.deps.timeoutMs ? { timeoutMs: this.deps.timeoutMs } : {}),
-      });
-      try {
-        const inv = await readInventory(redfish, target.systemId);
-        await writeInventory(this.deps.client, hw, inv);
-        this.deps.log.info(
-          { hardware: key, cpus: inv.cpus, memoryBytes: inv.memoryBytes, disks: inv.disks.length },
-          "inventory updated",
-        );
-      } finally {
-        await redfish.close();
-      }
+      const { inventory } = await syncInventory(
+        this.deps.client,
+        hw,
+        this.deps.timeoutMs ? { timeoutMs: this.deps.timeoutMs } : {},
+      );
+      this.deps.log.info(
+        {
+          hardware: key,
+          cpus: inventory.cpus,
+          memoryBytes: inventory.memoryBytes,
+          disks: inventory.disks.length,
+        },
+        "inventory updated",
+      );
     } catch (err) {
       if (err instanceof RedfishError || err instanceof BmcConfigError) {
         const reason =

@@ -6,9 +6,8 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import { KubeClient } from "../lib/kube/rest.ts";
 import type { Logger } from "../lib/log.ts";
-import { bmcJobPower } from "./provision/bmc-job-power.ts";
+import { bmcJobPower, redfishPower } from "./provision/bmc-power.ts";
 import { manualPower, type PowerControl } from "./provision/power.ts";
-import { redfishPower } from "./provision/redfish-power.ts";
 
 export function powerDrivers(
   kc: KubeConfig,

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BMC_JOB, BMC_MACHINE, HARDWARE, type BmcJob, type Hardware } from "../../lib/api/tinkerbell.ts";
 import { resolveBmc } from "../../lib/bmc/target.ts";
 import { KubeClient } from "../../lib/kube/rest.ts";
-import { bmcJobPower } from "../../operator/provision/bmc-job-power.ts";
+import { bmcJobPower } from "../../operator/provision/bmc-power.ts";
 import { POOL } from "../../operator/pool/reconcile.ts";
 import { createNamespace, kubeconfigPath, testKubeConfig } from "../harness/kube.ts";
 import { startOperator, type OperatorProcess } from "../harness/operator.ts";
