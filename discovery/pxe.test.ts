@@ -1,32 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DhcpDecodeError, decode, encode } from "./dhcp/codec.ts";
-import { packet } from "../test/fixtures/dhcp.ts";
+import { OVMF_UUID_OPTION, packet } from "../test/fixtures/dhcp.ts";
 import { clientUuid } from "./dhcp/options.ts";
 import { clientFacts } from "./pxe.ts";
 
 const b = (...xs: number[]): Uint8Array => Uint8Array.from(xs);
 const str = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, "latin1"));
-/** SMBIOS uuid a1b2c3d4-e5f6-4718-9a2b-3c4d5e6f7a8b as OVMF puts it in option 97 (first fields little-endian). */
-const OVMF_UUID = b(
-  0,
-  0xd4,
-  0xc3,
-  0xb2,
-  0xa1,
-  0xf6,
-  0xe5,
-  0x18,
-  0x47,
-  0x9a,
-  0x2b,
-  0x3c,
-  0x4d,
-  0x5e,
-  0x6f,
-  0x7a,
-  0x8b,
-);
 
 describe("PXE client facts", () => {
   it("reads what SeaBIOS with the iPXE ROM sends: legacy BIOS x86_64, user class iPXE", () => {
@@ -37,7 +17,7 @@ describe("PXE client facts", () => {
       [94, b(1, 2, 1)],
       [77, str("iPXE")],
       [61, b(1, 0x52, 0x54, 0, 0x12, 0x34, 0x56)],
-      [97, OVMF_UUID],
+      [97, OVMF_UUID_OPTION],
     ]);
     const r = clientFacts(decode(encode(p)));
     expect(r).toEqual({
@@ -180,11 +160,11 @@ describe("PXE client facts", () => {
   });
 
   it("converts option 97 to the SMBIOS byte order and rejects malformed ones", () => {
-    expect(clientUuid(packet([[97, OVMF_UUID]]))).toBe("a1b2c3d4-e5f6-4718-9a2b-3c4d5e6f7a8b");
+    expect(clientUuid(packet([[97, OVMF_UUID_OPTION]]))).toBe("a1b2c3d4-e5f6-4718-9a2b-3c4d5e6f7a8b");
     expect(() => clientUuid(packet([[97, b(0, 1, 2)]]))).toThrow(
       new DhcpDecodeError("option 97 (client machine identifier) has length 3, expected 17"),
     );
-    expect(() => clientUuid(packet([[97, Uint8Array.from([1, ...OVMF_UUID.subarray(1)])]]))).toThrow(
+    expect(() => clientUuid(packet([[97, Uint8Array.from([1, ...OVMF_UUID_OPTION.subarray(1)])]]))).toThrow(
       "has type 1, expected 0 (GUID)",
     );
   });

@@ -2,20 +2,13 @@
  * Clients for the clusters where pools put their MachineDeployments: this cluster by default, or the one a
  * kubeconfig Secret names. Clients are cached per Secret version, so a rotated kubeconfig takes effect.
  */
+import { SECRET } from "../lib/api/core.ts";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { BaremetalPoolSpec } from "../lib/api/baremetalpool.ts";
 import { kubeConfigFromString } from "../lib/kube/config.ts";
-import { KubeClient, isNotFound, type KubeObject, type ResourceType } from "../lib/kube/rest.ts";
+import { KubeClient, isNotFound, type KubeObject } from "../lib/kube/rest.ts";
 import type { TargetCluster } from "./pool/reconcile.ts";
 import type { PoolObject } from "./pool/types.ts";
-
-const SECRET: ResourceType = {
-  group: "",
-  version: "v1",
-  plural: "secrets",
-  kind: "Secret",
-  namespaced: true,
-};
 
 export class TargetClusters {
   private readonly local: KubeClient;

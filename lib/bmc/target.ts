@@ -4,18 +4,11 @@
  * Redfish systemName), or from annotations on the Hardware for sites without rufio. Credentials are read
  * from the Secret at call time and go nowhere but the Authorization of requests to that BMC.
  */
+import { SECRET } from "../api/core.ts";
 import { ANNOTATION } from "../api/labels.ts";
 import { BMC_MACHINE, type Hardware } from "../api/tinkerbell.ts";
-import { KubeClient, isNotFound, type KubeObject, type ResourceType } from "../kube/rest.ts";
+import { KubeClient, isNotFound, type KubeObject } from "../kube/rest.ts";
 import type { RedfishEndpoint } from "../redfish/client.ts";
-
-const SECRET: ResourceType = {
-  group: "",
-  version: "v1",
-  plural: "secrets",
-  kind: "Secret",
-  namespaced: true,
-};
 
 interface BmcMachine extends KubeObject {
   spec: {

@@ -13,7 +13,7 @@ import { stringify } from "yaml";
 import { encode } from "../../discovery/dhcp/codec.ts";
 import { HARDWARE, type Hardware } from "../../lib/api/tinkerbell.ts";
 import { KubeClient } from "../../lib/kube/rest.ts";
-import { packet } from "../fixtures/dhcp.ts";
+import { OVMF_UUID_OPTION, packet } from "../fixtures/dhcp.ts";
 import { createNamespace, kubeconfigPath, testKubeConfig } from "../harness/kube.ts";
 import { freePort, waitFor } from "../harness/ports.ts";
 import { startProgram, type ProgramProcess } from "../harness/program.ts";
@@ -120,25 +120,7 @@ afterAll(async () => {
 
 describe("discovery over UDP", () => {
   it("creates exactly one correct Hardware for an unknown PXE client, however often it retries", async () => {
-    const uuid = b(
-      0,
-      0xd4,
-      0xc3,
-      0xb2,
-      0xa1,
-      0xf6,
-      0xe5,
-      0x18,
-      0x47,
-      0x9a,
-      0x2b,
-      0x3c,
-      0x4d,
-      0x5e,
-      0x6f,
-      0x7a,
-      0x8b,
-    );
+    const uuid = OVMF_UUID_OPTION;
     await send(
       pxeDiscover("52:54:00:aa:00:01", { uuid }),
       pxeDiscover("52:54:00:aa:00:01", { uuid }),
