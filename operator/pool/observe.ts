@@ -3,7 +3,7 @@ import type { MemberPhase } from "../../lib/api/baremetalpool.ts";
 import { ANNOTATION, LABEL } from "../../lib/api/labels.ts";
 import { MACHINE, MACHINE_DEPLOYMENT, type MachineDeployment } from "../../lib/api/machine-controller.ts";
 import { workflowState, type Hardware, type Workflow } from "../../lib/api/tinkerbell.ts";
-import type { KubeObject } from "../../lib/kube/rest.ts";
+import { isNotFound, type KubeObject } from "../../lib/kube/rest.ts";
 import type { Pass, ReconcilerDeps, TargetCluster } from "./pass.ts";
 import type { MemberView } from "./types.ts";
 import type { PoolRef } from "../provision/machine-deployment.ts";
@@ -27,10 +27,15 @@ export async function machineDeployments(
 
 /** Machines machine-controller still holds for a server (they outlive a deleted MachineDeployment briefly). */
 export async function machinesFor(p: Pass, hw: Hardware): Promise<KubeObject[]> {
-  const list = await p.target.client.list<KubeObject>(MACHINE, p.target.namespace, {
-    labelSelector: `${LABEL.poolUID}=${p.ref.uid},${LABEL.hardware}=${hw.metadata.name}`,
-  });
-  return list.items;
+  try {
+    const list = await p.target.client.list<KubeObject>(MACHINE, p.target.namespace, {
+      labelSelector: `${LABEL.poolUID}=${p.ref.uid},${LABEL.hardware}=${hw.metadata.name}`,
+    });
+    return list.items;
+  } catch (err) {
+    if (isNotFound(err)) return []; // no Machine kind in that cluster: nothing can be holding the server
+    throw err;
+  }
 }
 
 export function observeMembers(

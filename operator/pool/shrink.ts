@@ -9,7 +9,7 @@ import { parseDuration } from "../../lib/api/quantity.ts";
 import { TEMPLATE, WORKFLOW, workflowState } from "../../lib/api/tinkerbell.ts";
 import { buildWipeTemplate, wipeTemplateName } from "../provision/template.ts";
 import { assertClaimed, markReleasing, quarantine, release } from "./hardware-writes.ts";
-import { TERMINAL_FAILURE } from "./observe.ts";
+import { TERMINAL_FAILURE, machinesFor } from "./observe.ts";
 import { ensureObject, type Pass } from "./pass.ts";
 import { startWorkflow, workflowAgeMs, workflowError } from "./workflows.ts";
 import type { MemberView } from "./types.ts";
@@ -51,6 +51,9 @@ export async function deprovision(p: Pass, m: MemberView): Promise<void> {
     });
     return; // wait until machine-controller has let go of the server
   }
+  // machine-controller still deleting the Machine writes to the Hardware (Decommissioned): let it finish
+  // first, or it would undo the release.
+  if ((await machinesFor(p, m.hw)).length > 0) return;
   for (const wf of m.workflows) {
     await p.d.client.delete(WORKFLOW, wf.metadata.namespace, wf.metadata.name ?? "", {
       uid: wf.metadata.uid,

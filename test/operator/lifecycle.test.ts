@@ -5,7 +5,7 @@
  */
 import { CoreV1Api } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
-import { MACHINE_DEPLOYMENT } from "../../lib/api/machine-controller.ts";
+import { MACHINE, MACHINE_DEPLOYMENT } from "../../lib/api/machine-controller.ts";
 import { HARDWARE, WORKFLOW, type Workflow } from "../../lib/api/tinkerbell.ts";
 import { KubeClient } from "../../lib/kube/rest.ts";
 import { POOL } from "../../operator/pool/reconcile.ts";
@@ -497,5 +497,42 @@ describe("machine-controller mode retries", () => {
     await createWorkflowFor("second", "SUCCESS");
     const p = await world.until("p", "ready on the second attempt", (x) => x.status?.readyReplicas === 1);
     expect(p.status?.members?.[0]).toMatchObject({ hardware: "r1", phase: "Ready", attempts: 2 });
+  });
+});
+
+describe("machine-controller mode scale-down", () => {
+  it("releases a server only after machine-controller has deleted its Machine", async () => {
+    const { world, operator } = await setup("mcdown");
+    await servers(world, ["d1"]);
+    operator("a");
+    await world.client.create(
+      POOL,
+      poolObject(world.namespace, "p", {
+        replicas: 1,
+        provisioning: { workflowOwner: "MachineController", power: "Manual", wipeMode: "None" },
+      }),
+    );
+    await waitFor("MachineDeployment", async () => (await world.machineDeployments()).length === 1, 30_000);
+    const uid = (await world.pool("p"))?.metadata.uid ?? "";
+    // MACHINE-CONTROLLER SIMULATOR: the Machine its MachineSet made from our template labels.
+    const mc = new KubeClient(kc);
+    await mc.create(MACHINE, {
+      metadata: {
+        name: "d1-machine",
+        namespace: world.namespace,
+        labels: { "metalpool.io/pool-uid": uid, "metalpool.io/hardware": "d1" },
+      },
+    });
+    await world.setReplicas("p", 0);
+    await waitFor(
+      "MachineDeployment deleted",
+      async () => (await world.machineDeployments()).length === 0,
+      30_000,
+    );
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(await world.claimedBy(uid)).toHaveLength(1); // the Machine still holds it
+    await mc.delete(MACHINE, world.namespace, "d1-machine");
+    await world.until("p", "released", (x) => (x.status?.members?.length ?? -1) === 0);
+    expect(await world.claimedBy(uid)).toHaveLength(0);
   });
 });
