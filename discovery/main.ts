@@ -63,19 +63,19 @@ export function discoveryCommand(): Command {
 function overrides(o: DiscoveryFlags): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (o.targetNamespace) out.namespace = o.targetNamespace;
-  if (o.ipRange || o.netmask || o.gateway) {
-    out.addresses = { range: o.ipRange, netmask: o.netmask, ...(o.gateway ? { gateway: o.gateway } : {}) };
-  }
+  const addresses = {
+    ...(o.ipRange ? { range: o.ipRange } : {}),
+    ...(o.netmask ? { netmask: o.netmask } : {}),
+    ...(o.gateway ? { gateway: o.gateway } : {}),
+  };
+  if (Object.keys(addresses).length) out.addresses = addresses;
   return out;
 }
 
 async function main(): Promise<void> {
   const o = discoveryCommand().parse().opts<DiscoveryFlags>();
   const log = createLogger("metalpool-discovery", o.logLevel);
-  const base = o.policy ? loadPolicy(o.policy) : undefined;
-  const extra = overrides(o);
-  if (base && extra.addresses) extra.addresses = { ...base.addresses, ...extra.addresses };
-  const policy = loadPolicy(o.policy, extra);
+  const policy = loadPolicy(o.policy, overrides(o));
   const kc = loadKubeConfig(o.kubeconfig);
   const metrics = new DiscoveryMetrics();
   const namespaces = typeof o.namespace === "string" ? o.namespace.split(",").filter(Boolean) : o.namespace;

@@ -55,6 +55,26 @@ describe("the discovery policy", () => {
         "namespace: metal\naddresses: {range: 10.0.0.1-10.0.0.9, netmask: 255.255.255.0}\n",
       );
       expect(loadPolicy(join(dir, "ok.yaml")).namespace).toBe("metal");
+      // A flag overrides one address field and keeps the file's others.
+      writeFileSync(
+        join(dir, "gw.yaml"),
+        "addresses: {range: 10.0.0.1-10.0.0.9, netmask: 255.255.255.0, gateway: 10.0.0.254}\n",
+      );
+      expect(
+        loadPolicy(join(dir, "gw.yaml"), { addresses: { range: "10.0.0.20-10.0.0.29" } }).addresses,
+      ).toEqual({
+        range: "10.0.0.20-10.0.0.29",
+        netmask: "255.255.255.0",
+        gateway: "10.0.0.254",
+        nameServers: [],
+      });
+      // Flags alone can supply what the file lacks.
+      writeFileSync(join(dir, "noaddr.yaml"), "namespace: metal\n");
+      expect(
+        loadPolicy(join(dir, "noaddr.yaml"), {
+          addresses: { range: "10.0.0.1-10.0.0.2", netmask: "255.0.0.0" },
+        }).namespace,
+      ).toBe("metal");
       writeFileSync(join(dir, "bad.yaml"), "namespace: [unclosed\n");
       expect(() => loadPolicy(join(dir, "bad.yaml"))).toThrow(`policy file ${join(dir, "bad.yaml")}:`);
     } finally {

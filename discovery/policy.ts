@@ -98,7 +98,11 @@ export function loadPolicy(file: string | undefined, overrides: Record<string, u
       });
     }
   }
-  const merged = { ...(raw as Record<string, unknown>), ...overrides };
+  // Flags override single fields: --ip-range replaces the file's range but keeps its gateway.
+  const base = (raw ?? {}) as Record<string, unknown>;
+  const merged: Record<string, unknown> = { ...base, ...overrides };
+  if (overrides.addresses)
+    merged.addresses = { ...(base.addresses as object | undefined), ...overrides.addresses };
   const parsed = policySchema.safeParse(merged);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
