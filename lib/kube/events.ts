@@ -4,7 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { KubeClient, isNotFound, type KubeObject, type ResourceType } from "./rest.ts";
+import { KubeClient, type KubeObject, type ResourceType } from "./rest.ts";
 
 const EVENT: ResourceType = { group: "", version: "v1", plural: "events", kind: "Event", namespaced: true };
 
@@ -69,8 +69,8 @@ export class EventRecorder {
         lastTimestamp: now,
         count: 1,
       } as KubeObject);
-    } catch (err) {
-      if (!isNotFound(err)) return;
+    } catch {
+      // Best effort by design (see above): a lost Event is no reason to retry the reconcile.
     }
   }
 }

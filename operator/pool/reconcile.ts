@@ -10,8 +10,8 @@
  * A paused pool skips 3–5. A deleted pool wants 0 members; the finalizer goes once none is left.
  */
 import { baremetalPoolSpecSchema } from "../../lib/api/baremetalpool.ts";
-import { FINALIZER, LABEL } from "../../lib/api/labels.ts";
-import { MACHINE_DEPLOYMENT } from "../../lib/api/machine-controller.ts";
+import { FINALIZER } from "../../lib/api/labels.ts";
+import type { MachineDeployment } from "../../lib/api/machine-controller.ts";
 import type { PoolRef } from "../provision/machine-deployment.ts";
 import type { ConditionInput } from "./conditions.ts";
 import { availableHardware, claimMore } from "./grow.ts";
@@ -63,12 +63,12 @@ export class PoolReconciler {
     }
     const spec = parsed.data;
     const desired = deleting ? 0 : spec.replicas;
-    const target = await this.reachTarget(pool, ref, spec);
+    const { target, mds } = await this.reachTarget(pool, ref, spec);
     const p: Pass = { d: this.d, pool, ref, spec, target };
 
-    let members = await this.look(p);
+    let members = observeMembers(this.d, ref, mds);
     const problems: ConditionInput[] = [];
-    if (!spec.paused || deleting) members = await this.act(p, members, desired, problems);
+    if (!spec.paused || deleting) members = await this.act(p, mds, members, desired, problems);
 
     if (deleting && members.length === 0) {
       await this.setFinalizers(
@@ -99,12 +99,14 @@ export class PoolReconciler {
   /** Steps 3–5; returns the members as they are afterwards. Member errors become conditions, not failures. */
   private async act(
     p: Pass,
+    mds: Map<string, MachineDeployment>,
     before: MemberView[],
     desired: number,
     problems: ConditionInput[],
   ): Promise<MemberView[]> {
     await markVictims(p, before, desired);
-    const members = await this.look(p);
+    // Marking victims wrote only Hardware (already in the cache): the MachineDeployments are unchanged.
+    const members = observeMembers(this.d, p.ref, mds);
     const inFlight = (): number => members.filter((m) => m.phase === "Provisioning").length;
     for (const m of members) {
       try {
@@ -142,19 +144,18 @@ export class PoolReconciler {
     return after;
   }
 
-  /** Resolves the target cluster and proves it answers; otherwise Degraded with the reason, and retry. */
+  /**
+   * Resolves the target cluster and lists this pool's MachineDeployments there — the first look of the pass
+   * and the proof that the cluster answers. Otherwise Degraded with the reason, and retry.
+   */
   private async reachTarget(
     pool: PoolObject,
     ref: PoolRef,
     spec: PoolObject["spec"],
-  ): Promise<TargetCluster> {
+  ): Promise<{ target: TargetCluster; mds: Map<string, MachineDeployment> }> {
     try {
       const target = await this.d.target(pool, spec);
-      await target.client.list(MACHINE_DEPLOYMENT, target.namespace, {
-        labelSelector: `${LABEL.poolUID}=${ref.uid}`,
-        limit: 1,
-      });
-      return target;
+      return { target, mds: await machineDeployments(target, ref) };
     } catch (err) {
       const message = `target cluster unreachable: ${errorText(err)}`;
       const members = observeMembers(this.d, ref, new Map());
