@@ -6,7 +6,7 @@
  * a bad spec with a message that says what to fix.
  */
 import { z } from "zod";
-import type { KubeObject } from "../kube/rest.ts";
+import type { KubeObject, ResourceType } from "../kube/rest.ts";
 
 export const GROUP = "metalpool.io";
 export const VERSION = "v1alpha1";
@@ -280,4 +280,27 @@ export type Requirements = z.output<typeof requirementsSchema>;
 export interface BaremetalPool extends KubeObject {
   spec: BaremetalPoolSpec;
   status?: BaremetalPoolStatus;
+}
+
+export const POOL: ResourceType = {
+  group: GROUP,
+  version: VERSION,
+  plural: PLURAL,
+  kind: KIND,
+  namespaced: true,
+};
+
+/** What children of a pool record about it: its name for humans, its UID as the claim. */
+export interface PoolRef {
+  name: string;
+  namespace: string;
+  uid: string;
+}
+
+export function poolRef(pool: KubeObject): PoolRef {
+  return {
+    name: pool.metadata.name ?? "",
+    namespace: pool.metadata.namespace ?? "",
+    uid: pool.metadata.uid ?? "",
+  };
 }

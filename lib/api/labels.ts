@@ -55,12 +55,22 @@ export const ANNOTATION = {
   lastSeen: "metalpool.io/last-seen",
   /** Chosen for scale-down: the member is being deprovisioned and released; it never goes back. */
   releasing: "metalpool.io/releasing",
-  /** machine-controller mode: provisioning attempts so far (written only while no Machine exists). */
+  /** Provisioning attempts so far, where no Workflow records them (a failure without one, or machine-controller mode). */
   attempts: "metalpool.io/attempts",
+  /** Why the last attempt failed, where no Workflow shows it. */
+  lastError: "metalpool.io/last-error",
   /** machine-controller mode: when the last attempt failed, for the retry backoff. */
   lastFailure: "metalpool.io/last-failure",
   /** On Workflows: when metalpool asked the BMC for the one-time PXE boot of this attempt. */
   powerRequested: "metalpool.io/power-requested",
+  /** On Workflows: BMC power requests for this attempt that failed, and when the last one did (for the backoff). */
+  powerFailures: "metalpool.io/power-failures",
+  powerFailedAt: "metalpool.io/power-failed-at",
+  /** On a releasing Hardware: when metalpool asked its BMC to power it off (recorded before asking). */
+  powerOffRequested: "metalpool.io/power-off-requested",
+  /** On a releasing Hardware: power-off requests that failed, and when the last one did. */
+  powerOffFailures: "metalpool.io/power-off-failures",
+  powerOffFailedAt: "metalpool.io/power-off-failed-at",
 } as const;
 
 export const FINALIZER = "metalpool.io/release-hardware";

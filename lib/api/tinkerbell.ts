@@ -124,6 +124,26 @@ export function workflowState(wf: Workflow | undefined): WorkflowState | undefin
   return known.includes(state as WorkflowState) ? (state as WorkflowState) : "UNKNOWN";
 }
 
+/** States after which a Workflow never changes again without a person. */
+export const TERMINAL_FAILURE: ReadonlySet<WorkflowState> = new Set(["FAILED", "TIMEOUT"]);
+
+/** The most specific reason a Workflow failed: the failed action's message, else a condition, else the state. */
+export function workflowError(wf: Workflow): string {
+  const actions = wf.status?.tasks?.flatMap((t) => t.actions ?? []) ?? [];
+  const failedAction = actions.find((a) => /^(STATE_)?(FAILED|TIMEOUT)$/.test(a.state ?? ""));
+  if (failedAction) return `action ${failedAction.name}: ${failedAction.message || failedAction.state}`;
+  const condition = wf.status?.conditions?.find(
+    (c) => c.status === "False" || /fail|timeout/i.test(c.reason ?? ""),
+  );
+  return condition?.message ?? wf.status?.state ?? "unknown";
+}
+
+/** When the Workflow last changed state (its newest condition), or undefined when it reported none. */
+export function workflowChangedAt(wf: Workflow): number | undefined {
+  const times = (wf.status?.conditions ?? []).map((c) => Date.parse(c.time ?? "")).filter(Number.isFinite);
+  return times.length ? Math.max(...times) : undefined;
+}
+
 /** Every MAC of a Hardware, normalised to lower case. */
 export function hardwareMacs(hw: Hardware): string[] {
   return (hw.spec.interfaces ?? [])

@@ -7,16 +7,27 @@ export interface ConditionInput {
   message: string;
 }
 
-/** Sets conditions keeping lastTransitionTime when the status did not change (metav1.Condition rules). */
-export function mergeConditions(
-  previous: Condition[] | undefined,
-  next: ConditionInput[],
+/**
+ * Sets one condition and keeps the others (metav1.Condition rules): lastTransitionTime moves only when the
+ * status changes.
+ */
+export function setCondition(
+  conditions: readonly Condition[],
+  next: ConditionInput,
   generation: number,
   now: string,
 ): Condition[] {
-  return next.map((c) => {
-    const old = previous?.find((p) => p.type === c.type);
-    const lastTransitionTime = old && old.status === c.status ? old.lastTransitionTime : now;
-    return { ...c, lastTransitionTime, observedGeneration: generation };
-  });
+  const old = conditions.find((c) => c.type === next.type);
+  const lastTransitionTime = old && old.status === next.status ? old.lastTransitionTime : now;
+  const updated: Condition = { ...next, lastTransitionTime, observedGeneration: generation };
+  return old ? conditions.map((c) => (c === old ? updated : c)) : [...conditions, updated];
+}
+
+export function setConditions(
+  conditions: readonly Condition[] | undefined,
+  next: readonly ConditionInput[],
+  generation: number,
+  now: string,
+): Condition[] {
+  return next.reduce<Condition[]>((acc, c) => setCondition(acc, c, generation, now), [...(conditions ?? [])]);
 }

@@ -3,10 +3,10 @@
  * resourceVersion-guarded update, so two pools or two operator instances can never both succeed on the
  * same version; all but `claim` first re-read the object and refuse unless it is still claimed by the pool.
  */
+import type { PoolRef } from "../../lib/api/baremetalpool.ts";
 import { ANNOTATION, LABEL } from "../../lib/api/labels.ts";
 import { HARDWARE, type Hardware } from "../../lib/api/tinkerbell.ts";
 import { KubeClient, isConflict } from "../../lib/kube/rest.ts";
-import type { PoolRef } from "../provision/machine-deployment.ts";
 
 export class NotClaimedError extends Error {
   constructor(hw: string, pool: PoolRef) {
@@ -84,7 +84,12 @@ function dropClaim(hw: Hardware): void {
     ANNOTATION.claimedAt,
     ANNOTATION.releasing,
     ANNOTATION.attempts,
+    ANNOTATION.lastFailure,
+    ANNOTATION.lastError,
     ANNOTATION.deletePreferred,
+    ANNOTATION.powerOffRequested,
+    ANNOTATION.powerOffFailures,
+    ANNOTATION.powerOffFailedAt,
   ])
     delete annotations[k];
   hw.metadata.annotations = annotations;
@@ -99,8 +104,24 @@ function dropClaim(hw: Hardware): void {
   }
 }
 
+export class NotReleasingError extends Error {
+  constructor(hw: string) {
+    super(`refusing to release Hardware ${hw}: it is no longer marked for release`);
+    this.name = "NotReleasingError";
+  }
+}
+
+/** Throws unless the (freshly read) Hardware is marked for release: wipe, power-off and release need it. */
+export function requireReleasing(hw: Hardware): void {
+  if (!hw.metadata.annotations?.[ANNOTATION.releasing]) throw new NotReleasingError(hw.metadata.name ?? "");
+}
+
+/** Drops the claim of a server marked for release, re-checking both on a fresh read. */
 export function release(client: KubeClient, hw: Hardware, pool: PoolRef): Promise<Hardware> {
-  return updateClaimed(client, hw.metadata.namespace ?? "", hw.metadata.name ?? "", pool, dropClaim);
+  return updateClaimed(client, hw.metadata.namespace ?? "", hw.metadata.name ?? "", pool, (h) => {
+    requireReleasing(h);
+    dropClaim(h);
+  });
 }
 
 export function quarantine(

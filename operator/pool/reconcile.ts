@@ -1,43 +1,45 @@
 /**
- * Reconciling one BaremetalPool — the page a newcomer reads. Every pass rebuilds the picture from the
- * world (Hardware, Workflows, MachineDeployments), so a crash at any point converges on restart:
- *   1. guard: finalizer, valid spec, reachable target cluster
- *   2. look: members (Hardware claimed by this pool's UID) with their MachineDeployment and Workflows
- *   3. shrink: mark victims, deprovision them (delete MachineDeployment → wipe → release)
- *   4. progress: drive each remaining member (MachineDeployment, Workflow, power, retry, quarantine)
- *   5. grow: claim free eligible Hardware up to spec.replicas
- *   6. report: status and conditions, written once and only when changed; Events along the way
- * A paused pool skips 3–5. A deleted pool wants 0 members; the finalizer goes once none is left.
+ * Reconciling one BaremetalPool — the page a newcomer reads. Every pass:
+ *   1. guard:  finalizer, valid spec, reachable target cluster
+ *   2. look:   one read-only view (members' Hardware, MachineDeployments, Machines, Workflows; free servers)
+ *   3. plan:   pure — every action of this pass, when to look again, the status (see member-table.ts)
+ *   4. apply:  one switch over the actions; power, wipe and release re-read their preconditions first
+ *   5. report: status from the plan and what applying it changed, written only when it differs
+ * A crash anywhere converges on restart: names are deterministic, creates are idempotent, and the attempt
+ * count lives in the objects. A deleted pool wants 0 members; the finalizer goes once none is left.
  */
-import { baremetalPoolSpecSchema } from "../../lib/api/baremetalpool.ts";
+import {
+  POOL,
+  baremetalPoolSpecSchema,
+  poolRef,
+  type BaremetalPoolSpec,
+  type PoolRef,
+} from "../../lib/api/baremetalpool.ts";
 import { FINALIZER } from "../../lib/api/labels.ts";
-import type { MachineDeployment } from "../../lib/api/machine-controller.ts";
-import type { PoolRef } from "../provision/machine-deployment.ts";
-import type { ConditionInput } from "./conditions.ts";
-import { availableHardware, claimMore } from "./grow.ts";
-import { machineDeployments, observeMembers } from "./observe.ts";
-import { errorText, type Pass, type ReconcilerDeps, type TargetCluster } from "./pass.ts";
-import { progress } from "./progress.ts";
-import { POOL } from "./resource.ts";
-import { deprovision, markVictims } from "./shrink.ts";
-import { PROGRESSING_PHASES, buildStatus, poolConditions, selectedHardware, writeStatus } from "./status.ts";
-import type { MemberView, Outcome, PoolObject } from "./types.ts";
+import { apply } from "./apply.ts";
+import { errorText, type ReconcilerDeps, type TargetCluster } from "./deps.ts";
+import { look, lookAtTarget, type TargetObjects } from "./look.ts";
+import { plan } from "./plan.ts";
+import { buildStatus, problemStatus, writeStatus } from "./report.ts";
+import type { Outcome, PoolObject } from "./types.ts";
 
 export { POOL };
 export type { ReconcilerDeps, TargetCluster };
 
+/** How soon to look again after member actions failed (the errors are in the status meanwhile). */
+const MEMBER_ERROR_REQUEUE_MS = 5_000;
+
 export class PoolReconciler {
   private readonly d: ReconcilerDeps;
+  /** Templates this replica has ensured, so each is written once per content change. */
+  private readonly templates = new Map<string, string>();
+
   constructor(deps: ReconcilerDeps) {
     this.d = deps;
   }
 
-  async reconcile(pool: PoolObject): Promise<Outcome> {
-    const ref: PoolRef = {
-      name: pool.metadata.name ?? "",
-      namespace: pool.metadata.namespace ?? "",
-      uid: pool.metadata.uid ?? "",
-    };
+  async reconcile(pool: PoolObject, signal?: AbortSignal): Promise<Outcome> {
+    // 1. guard
     const deleting = Boolean(pool.metadata.deletionTimestamp);
     if (!deleting && !pool.metadata.finalizers?.includes(FINALIZER)) {
       await this.setFinalizers(pool, [...(pool.metadata.finalizers ?? []), FINALIZER]);
@@ -49,124 +51,91 @@ export class PoolReconciler {
       // no retry storm, the condition says what to fix, and a spec change brings the pool back.
       const message = parsed.error.issues.map((i) => `spec.${i.path.join(".")}: ${i.message}`).join("; ");
       await writeStatus(
-        this.d,
+        this.d.client,
         pool,
-        buildStatus(
+        problemStatus(
           pool,
-          [],
-          [{ type: "Degraded", status: "True", reason: "InvalidSpec", message }],
-          0,
+          [
+            { type: "Ready", status: "False", reason: "InvalidSpec", message },
+            { type: "Degraded", status: "True", reason: "InvalidSpec", message },
+          ],
           this.d.now(),
         ),
       );
       return {};
     }
     const spec = parsed.data;
-    const desired = deleting ? 0 : spec.replicas;
-    const { target, mds } = await this.reachTarget(pool, ref, spec);
-    const p: Pass = { d: this.d, pool, ref, spec, target };
+    const ref = poolRef(pool);
+    const { target, objects } = await this.reachTarget(pool, ref, spec);
 
-    let members = observeMembers(this.d, ref, mds);
-    const problems: ConditionInput[] = [];
-    if (!spec.paused || deleting) members = await this.act(p, mds, members, desired, problems);
+    // 2–3. look, plan
+    const view = look(this.d, pool, ref, spec, objects);
+    const now = this.d.now();
+    const p = plan(view, now.getTime());
 
-    if (deleting && members.length === 0) {
+    // 4. apply
+    const applied = await apply(
+      { d: this.d, pool, ref, spec, target, templates: this.templates, signal },
+      p.actions,
+    );
+    if (deleting && view.members.length === applied.left.size && applied.errors.size === 0) {
       await this.setFinalizers(
         pool,
         (pool.metadata.finalizers ?? []).filter((f) => f !== FINALIZER),
       );
       return {};
     }
-    const eligible = availableHardware(this.d, pool, spec).length;
-    const conditions = poolConditions({
-      spec,
-      members,
-      desired,
-      eligible,
-      selected: selectedHardware(this.d, pool, spec),
-      problems,
-      deleting,
-    });
-    await writeStatus(this.d, pool, buildStatus(pool, members, conditions, eligible, this.d.now()));
-    this.d.observe?.(pool, members);
-    const busy =
-      members.some((m) => PROGRESSING_PHASES.has(m.phase)) ||
-      members.length !== desired ||
-      problems.length > 0;
-    return { requeueAfterMs: busy ? 5_000 : 60_000 };
+
+    // 5. report
+    const status = buildStatus(
+      pool,
+      p.members,
+      p.conditions,
+      {
+        errors: applied.errors,
+        claimed: applied.claimed.map((h) => h.metadata.name ?? ""),
+        left: applied.left,
+      },
+      p.eligible,
+      now,
+    );
+    await writeStatus(this.d.client, pool, status);
+    this.d.observe?.(
+      pool,
+      p.members.map((m) => ({
+        ...m.view,
+        phase: m.phase,
+        ...(m.lastError ? { lastError: m.lastError } : {}),
+      })),
+    );
+    const requeue = applied.errors.size
+      ? Math.min(p.requeueAfterMs ?? MEMBER_ERROR_REQUEUE_MS, MEMBER_ERROR_REQUEUE_MS)
+      : p.requeueAfterMs;
+    return requeue === undefined ? {} : { requeueAfterMs: requeue };
   }
 
-  /** Steps 3–5; returns the members as they are afterwards. Member errors become conditions, not failures. */
-  private async act(
-    p: Pass,
-    mds: Map<string, MachineDeployment>,
-    before: MemberView[],
-    desired: number,
-    problems: ConditionInput[],
-  ): Promise<MemberView[]> {
-    await markVictims(p, before, desired);
-    // Marking victims wrote only Hardware (already in the cache): the MachineDeployments are unchanged.
-    const members = observeMembers(this.d, p.ref, mds);
-    const inFlight = (): number => members.filter((m) => m.phase === "Provisioning").length;
-    for (const m of members) {
-      try {
-        if (m.releasing) await deprovision(p, m);
-        else await progress(p, m, inFlight);
-      } catch (err) {
-        m.lastError = errorText(err);
-        this.d.log.warn(
-          { pool: p.ref.name, hardware: m.hw.metadata.name, err: m.lastError },
-          "member step failed",
-        );
-        problems.push({
-          type: "Degraded",
-          status: "True",
-          reason: "MemberError",
-          message: `${m.hw.metadata.name}: ${m.lastError}`,
-        });
-      }
-    }
-    const active = members.filter((m) => !m.releasing).length;
-    if (!p.pool.metadata.deletionTimestamp && active < desired) await claimMore(p, members, desired - active);
-    return this.carryErrors(members, await this.look(p));
-  }
-
-  private async look(p: Pass): Promise<MemberView[]> {
-    return observeMembers(this.d, p.ref, await machineDeployments(p.target, p.ref));
-  }
-
-  /** Errors found while acting belong in the status of the fresh view taken afterwards. */
-  private carryErrors(before: MemberView[], after: MemberView[]): MemberView[] {
-    for (const m of after) {
-      const old = before.find((b) => b.hw.metadata.name === m.hw.metadata.name);
-      if (old?.lastError && !m.lastError) m.lastError = old.lastError;
-    }
-    return after;
-  }
-
-  /**
-   * Resolves the target cluster and lists this pool's MachineDeployments there — the first look of the pass
-   * and the proof that the cluster answers. Otherwise Degraded with the reason, and retry.
-   */
+  /** Resolves the target cluster and reads this pool's objects there; otherwise Degraded with the reason, and retry. */
   private async reachTarget(
     pool: PoolObject,
     ref: PoolRef,
-    spec: PoolObject["spec"],
-  ): Promise<{ target: TargetCluster; mds: Map<string, MachineDeployment> }> {
+    spec: BaremetalPoolSpec,
+  ): Promise<{ target: TargetCluster; objects: TargetObjects }> {
     try {
       const target = await this.d.target(pool, spec);
-      return { target, mds: await machineDeployments(target, ref) };
+      return { target, objects: await lookAtTarget(target, ref) };
     } catch (err) {
       const message = `target cluster unreachable: ${errorText(err)}`;
-      const members = observeMembers(this.d, ref, new Map());
-      const conditions: ConditionInput[] = [
-        { type: "Ready", status: "False", reason: "TargetClusterUnreachable", message },
-        { type: "Degraded", status: "True", reason: "TargetClusterUnreachable", message },
-      ];
       await writeStatus(
-        this.d,
+        this.d.client,
         pool,
-        buildStatus(pool, members, conditions, availableHardware(this.d, pool, spec).length, this.d.now()),
+        problemStatus(
+          pool,
+          [
+            { type: "Ready", status: "False", reason: "TargetClusterUnreachable", message },
+            { type: "Degraded", status: "True", reason: "TargetClusterUnreachable", message },
+          ],
+          this.d.now(),
+        ),
       );
       throw new Error(message, { cause: err });
     }

@@ -1,7 +1,7 @@
 /**
  * The operator's view of lib/bmc/power.ts: a power request either happens (Redfish acts at once; a rufio Job
  * is created once per operation key and then runs) or fails with a message fit for a condition. The caller
- * (pool/workflows.ts) re-checks the claim on a fresh read first and records that it asked.
+ * (pool/apply.ts) re-checks the claim on a fresh read first and records that it asked before asking.
  */
 import { bmcJobPowerPath, redfishPowerPath, type PowerPath } from "../../lib/bmc/power.ts";
 import type { KubeClient } from "../../lib/kube/rest.ts";

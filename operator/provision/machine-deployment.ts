@@ -3,17 +3,11 @@
  * driver accepts it (shared notes/machine-controller.md): replicas 1 and maxSurge 0, because a surge would
  * create a second Machine on the same hardwareRef and take over the Node.
  */
-import type { BaremetalPoolSpec } from "../../lib/api/baremetalpool.ts";
+import type { BaremetalPoolSpec, PoolRef } from "../../lib/api/baremetalpool.ts";
 import { ANNOTATION, LABEL } from "../../lib/api/labels.ts";
 import type { MachineDeployment } from "../../lib/api/machine-controller.ts";
 import type { Hardware } from "../../lib/api/tinkerbell.ts";
 import { childName } from "./names.ts";
-
-export interface PoolRef {
-  name: string;
-  namespace: string;
-  uid: string;
-}
 
 export function machineDeploymentName(pool: PoolRef, hw: Hardware): string {
   return childName(63, pool.name, hw.metadata.name ?? "");

@@ -187,7 +187,7 @@ describe("two pools competing for the same hardware", () => {
     const rightHw = right?.status?.members?.map((m) => m.hardware) ?? [];
     expect([...leftHw, ...rightHw].sort()).toEqual(["c1", "c2", "c3"]);
     expect(leftHw.filter((h) => rightHw.includes(h))).toEqual([]);
-    expect(await world.machineDeployments()).toHaveLength(3);
+    expect(provisioningWorkflows(await world.workflows())).toHaveLength(3);
     const short = [left, right].find((p) => (p?.status?.members?.length ?? 0) === 1);
     expect(short && condition(short, "HardwareShortage")?.status).toBe("True");
   });
@@ -236,7 +236,7 @@ describe("two operator instances", () => {
     await world.setReplicas("p", 2);
     await world.until("p", "two ready after failover", (p) => p.status?.readyReplicas === 2);
     expect(b.exited()).toBe(false);
-    expect(await world.machineDeployments()).toHaveLength(2);
+    expect(provisioningWorkflows(await world.workflows())).toHaveLength(2);
   });
 });
 
@@ -288,8 +288,9 @@ describe("a crash mid-provisioning", () => {
     const p = await world.until("p", "two ready after restart", (x) => x.status?.readyReplicas === 2);
     const uid = p.metadata.uid ?? "";
     expect(await world.claimedBy(uid)).toHaveLength(2);
-    expect(await world.machineDeployments()).toHaveLength(2);
     expect(provisioningWorkflows(await world.workflows())).toHaveLength(2);
+    // Operator-owned provisioning creates nothing machine-controller would act on (no second provisioner).
+    expect(await world.machineDeployments()).toHaveLength(0);
   });
 });
 
@@ -360,7 +361,7 @@ describe("power paths", () => {
     expect(wf?.spec.bootOptions).toEqual({ toggleAllowNetboot: true, bootMode: "netboot" });
   });
 
-  it("TinkerbellBMC without a bmcRef is refused with a message, not powered blindly", async () => {
+  it("TinkerbellBMC without a bmcRef fails the attempt with a message, and is never powered blindly", async () => {
     const { world, operator } = await setup("nobmc");
     await servers(world, ["n1"]);
     operator("a");
@@ -371,10 +372,15 @@ describe("power paths", () => {
         provisioning: { workflowOwner: "Operator", power: "TinkerbellBMC" },
       }),
     );
-    const p = await world.until("p", "degraded", (x) => condition(x, "Degraded")?.reason === "MemberError");
+    const p = await world.until(
+      "p",
+      "degraded",
+      (x) => condition(x, "Degraded")?.reason === "ProvisioningFailed",
+    );
     expect(condition(p, "Degraded")?.message).toBe(
       "n1: Hardware n1 has no spec.bmcRef; add a bmc.tinkerbell.org Machine or set provisioning.power",
     );
+    expect(p.status?.members?.[0]).toMatchObject({ hardware: "n1", phase: "Failed", attempts: 1 });
     expect(await world.workflows()).toHaveLength(0);
   });
 
@@ -395,6 +401,12 @@ describe("power paths", () => {
     // the MachineDeployment status it keeps: a Machine, but no ready Node yet.
     const mc = new KubeClient(kc);
     const [md] = await world.machineDeployments();
+    expect(md?.spec.replicas).toBe(1);
+    expect(md?.spec.strategy?.rollingUpdate).toEqual({ maxSurge: 0, maxUnavailable: 1 });
+    const { driverSpec } = md?.spec.template.spec.providerSpec.value.cloudProviderSpec as {
+      driverSpec: { hardwareRef: { name: string } };
+    };
+    expect(driverSpec.hardwareRef.name).toBe("m1");
     const mdStatus = (readyReplicas: number): Promise<unknown> =>
       mc.patch(
         MACHINE_DEPLOYMENT,

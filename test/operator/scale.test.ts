@@ -91,18 +91,8 @@ describe("scaling a pool 0 → 3 → 1 → 0", () => {
     expect(claimed.map((h) => h.metadata.name)).not.toContain("found");
     for (const hw of claimed)
       expect(hw.spec.interfaces?.[0]?.netboot).toMatchObject({ allowPXE: true, allowWorkflow: true });
-    const mds = await world.machineDeployments();
-    expect(mds).toHaveLength(3);
-    for (const md of mds) {
-      expect(md.spec.replicas).toBe(1);
-      expect(md.spec.strategy?.rollingUpdate).toEqual({ maxSurge: 0, maxUnavailable: 1 });
-      const driverSpec = (
-        md.spec.template.spec.providerSpec.value.cloudProviderSpec as {
-          driverSpec: { hardwareRef: { name: string } };
-        }
-      ).driverSpec;
-      expect(claimed.map((h) => h.metadata.name)).toContain(driverSpec.hardwareRef.name);
-    }
+    // Operator-owned provisioning: Workflows only, nothing machine-controller would act on.
+    expect(await world.machineDeployments()).toHaveLength(0);
     expect(
       (await world.workflows()).filter((w) => w.metadata.labels?.["metalpool.io/purpose"] === "provision"),
     ).toHaveLength(3);
@@ -125,7 +115,6 @@ describe("scaling a pool 0 → 3 → 1 → 0", () => {
       expect(hw.spec.interfaces?.[0]?.netboot).toMatchObject({ allowPXE: false, allowWorkflow: false });
     }
     expect(sim.seen.filter((n) => n.endsWith("-wipe"))).toHaveLength(2); // each release ran a wipe first
-    expect(await world.machineDeployments()).toHaveLength(1);
 
     await world.setReplicas("workers", 0);
     await world.until(

@@ -1,14 +1,10 @@
-/**
- * Everything one reconcile pass of one pool works with: the dependencies, the pool, its parsed spec and
- * its target cluster. Step modules take a Pass instead of a long parameter list.
- */
+/** What the reconciler needs from the outside world; injected, so the planner's inputs are all explicit. */
 import type { BaremetalPoolSpec } from "../../lib/api/baremetalpool.ts";
-import type { Hardware, Template, Workflow } from "../../lib/api/tinkerbell.ts";
+import type { Hardware, Workflow } from "../../lib/api/tinkerbell.ts";
 import type { EventType } from "../../lib/kube/events.ts";
 import type { Informer } from "../../lib/kube/informer.ts";
-import { isAlreadyExists, type KubeClient, type ResourceType } from "../../lib/kube/rest.ts";
+import type { KubeClient } from "../../lib/kube/rest.ts";
 import type { Logger } from "../../lib/log.ts";
-import type { PoolRef } from "../provision/machine-deployment.ts";
 import type { PowerControl } from "../provision/power.ts";
 import type { MemberView, PoolObject } from "./types.ts";
 
@@ -30,28 +26,10 @@ export interface ReconcilerDeps {
   log: Logger;
   /** Wait before the next attempt after a failed one: base × 2^(attempt-1). */
   retryBackoffMs: number;
-}
-
-export interface Pass {
-  d: ReconcilerDeps;
-  pool: PoolObject;
-  ref: PoolRef;
-  spec: BaremetalPoolSpec;
-  target: TargetCluster;
-}
-
-/** Creates an object, or returns the existing one of that name: every create is safe to repeat. */
-export async function ensureObject<T extends Workflow | Template>(
-  client: KubeClient,
-  type: ResourceType,
-  obj: T,
-): Promise<T> {
-  try {
-    return await client.create(type, obj);
-  } catch (err) {
-    if (!isAlreadyExists(err)) throw err;
-    return client.get<T>(type, obj.metadata.namespace, obj.metadata.name ?? "");
-  }
+  /** Whether this replica leads right now; checked right before every power and wipe action. */
+  leading?: () => boolean;
+  /** Member actions applied at once within one pass. */
+  concurrency?: number;
 }
 
 export function errorText(err: unknown): string {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { MemberPhase } from "../../lib/api/baremetalpool.ts";
-import { chooseVictims } from "./shrink.ts";
+import { chooseVictims } from "./victims.ts";
 import type { MemberView } from "./types.ts";
 
 function member(name: string, phase: MemberPhase, claimedAt: string, preferred = false): MemberView {
@@ -16,6 +16,7 @@ function member(name: string, phase: MemberPhase, claimedAt: string, preferred =
       spec: {},
     },
     md: undefined,
+    machines: 0,
     workflows: [],
     wipe: undefined,
     attempt: 1,
