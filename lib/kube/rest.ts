@@ -5,7 +5,30 @@
  * to strategic merge, which CRDs reject).
  */
 import { HttpMethod, RequestContext, type KubeConfig } from "@kubernetes/client-node";
-import { fetch } from "undici";
+import { fetch, type Dispatcher } from "undici";
+
+/**
+ * One keep-alive connection pool per kubeconfig and API server, shared by every client of it. client-node's
+ * RequestContext builds a new undici Agent (TLS options from the kubeconfig) for each request, which opens a
+ * new connection every time: hundreds of sockets under load and most of the operator's memory. The Agent
+ * carries only the TLS identity, which is fixed per kubeconfig; credentials that can rotate (tokens, exec
+ * plugins) are applied per request as headers.
+ */
+const dispatchers = new WeakMap<KubeConfig, Map<string, Dispatcher>>();
+
+function sharedDispatcher(kc: KubeConfig, server: string, ctx: RequestContext): Dispatcher | undefined {
+  let byServer = dispatchers.get(kc);
+  if (!byServer) {
+    byServer = new Map<string, Dispatcher>();
+    dispatchers.set(kc, byServer);
+  }
+  let dispatcher = byServer.get(server);
+  if (!dispatcher) {
+    dispatcher = ctx.getDispatcher();
+    if (dispatcher) byServer.set(server, dispatcher);
+  }
+  return dispatcher;
+}
 
 export interface ResourceType {
   group: string; // "" for the core group
@@ -106,7 +129,7 @@ export class KubeClient {
       res = await fetch(url, {
         method: method.toUpperCase(),
         headers,
-        dispatcher: ctx.getDispatcher(),
+        dispatcher: sharedDispatcher(this.kc, cluster.server, ctx),
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000),
       });

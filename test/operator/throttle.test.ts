@@ -7,7 +7,7 @@
 import { CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, describe, expect, it } from "vitest";
 import { LABEL } from "../../lib/api/labels.ts";
-import { MACHINE_DEPLOYMENT, type MachineDeployment } from "../../lib/api/machine-controller.ts";
+import type { MachineDeployment } from "../../lib/api/machine-controller.ts";
 import { HARDWARE, WORKFLOW, type Hardware, type Workflow } from "../../lib/api/tinkerbell.ts";
 import { Informer } from "../../lib/kube/informer.ts";
 import { KubeClient } from "../../lib/kube/rest.ts";
