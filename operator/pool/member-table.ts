@@ -147,6 +147,7 @@ function startAttempt(m: MemberView, c: MemberContext): Decision {
       ],
       phase: "Failed",
       lastError: missing,
+      after: { phase: "Failed", attempts: m.attempt + 1 },
     };
   const after = { phase: "Provisioning" as const, attempts: m.attempt + 1 };
   if (!c.machineControllerOwns) {
@@ -234,12 +235,15 @@ const provisioning: Handler = (m, c) => {
   if (failure) return failed(m, c, failure.reason, failure.failed);
   const latest = m.workflows.at(-1);
   if (c.machineControllerOwns) {
+    // Until its Machine is gone the server may still be provisioning: it keeps its slot meanwhile.
     if (!m.md) {
       // Its MachineDeployment went (a person, or a lost replacement): the Workflows belong to a gone Machine.
-      if (m.machines > 0) return { actions: [poll(m, c, "machine-controller still holds a Machine")] };
-      return { actions: [{ kind: "deleteWorkflows", member: m, workflows: m.workflows }] };
+      if (m.machines > 0)
+        return { actions: [poll(m, c, "machine-controller still holds a Machine")], holdsSlot: true };
+      return { actions: [{ kind: "deleteWorkflows", member: m, workflows: m.workflows }], holdsSlot: true };
     }
-    if (m.md.metadata.deletionTimestamp) return { actions: [poll(m, c, "MachineDeployment deleting")] };
+    if (m.md.metadata.deletionTimestamp)
+      return { actions: [poll(m, c, "MachineDeployment deleting")], holdsSlot: true };
   }
   const deadline = (latest ?? m.md) ? created((latest ?? m.md)!, c) + c.timeoutMs : c.now + c.timeoutMs;
   const actions: Action[] = [wait(m, deadline, "attempt timeout")];

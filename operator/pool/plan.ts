@@ -33,7 +33,12 @@ export function plan(view: PoolView, now: number): Plan {
   const ctx = contextFor(view, now);
 
   const decisions = new Map<MemberView, Decision>();
-  for (const m of view.members) decisions.set(m, victims.has(m) ? { actions: [] } : decide(m, ctx));
+  // A victim that is provisioning keeps its slot until its deprovisioning has stopped it.
+  const victimDecision = (m: MemberView): Decision => ({
+    actions: [],
+    holdsSlot: m.phase === "Provisioning",
+  });
+  for (const m of view.members) decisions.set(m, victims.has(m) ? victimDecision(m) : decide(m, ctx));
 
   const actions: Action[] = [];
   const applied = new Set<MemberView>();
@@ -63,7 +68,7 @@ export function plan(view: PoolView, now: number): Plan {
       leaving,
       phase: after?.phase ?? d.phase ?? m.phase,
       attempts: after?.attempts ?? m.attempt,
-      ...(lastError && !after ? { lastError } : {}),
+      ...(lastError && (!after || after.phase === "Failed") ? { lastError } : {}),
     };
   });
   return {
