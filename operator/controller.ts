@@ -29,6 +29,8 @@ export interface ControllerOptions {
   log: Logger;
   metrics: OperatorMetrics;
   power?: Partial<Record<"TinkerbellBMC" | "Redfish" | "Manual", PowerControl>>;
+  /** Whether this replica leads right now (asked right before every power and wipe); always, without election. */
+  leading?: () => boolean;
 }
 
 const keyOf = (o: KubeObject): string => `${o.metadata.namespace}/${o.metadata.name}`;
@@ -45,6 +47,8 @@ export class PoolController {
   private readonly opts: ControllerOptions;
   private workersRunning: Promise<void>[] = [];
   private active = false;
+  /** Aborts when this replica stops acting: in-flight reconciles end their API calls and take no action. */
+  private leadership: AbortSignal | undefined;
 
   constructor(opts: ControllerOptions) {
     this.opts = opts;
@@ -99,6 +103,7 @@ export class PoolController {
       now: () => new Date(),
       log: opts.log,
       retryBackoffMs: opts.retryBackoffMs,
+      ...(opts.leading ? { leading: opts.leading } : {}),
     });
     for (const inf of this.pools) {
       inf.on("add", (p) => this.queue.add(keyOf(p)));
@@ -144,9 +149,10 @@ export class PoolController {
   }
 
   /** Called when this instance becomes leader: start workers and look at every pool once. */
-  activate(): void {
+  activate(leadership?: AbortSignal): void {
     if (this.active) return;
     this.active = true;
+    this.leadership = leadership;
     for (const inf of this.pools) for (const p of inf.list()) this.queue.add(keyOf(p));
     this.workersRunning = Array.from({ length: this.opts.workers }, () => this.worker());
     this.inventory.start();
@@ -182,7 +188,7 @@ export class PoolController {
     if (!pool) return this.queue.forget(key);
     const end = this.opts.metrics.reconcileSeconds.startTimer();
     try {
-      const outcome = await this.reconciler.reconcile(pool);
+      const outcome = await this.reconciler.reconcile(pool, this.leadership);
       this.opts.metrics.reconciles.inc({ result: "success" });
       this.queue.forget(key);
       if (outcome.requeueAfterMs !== undefined) this.queue.addAfter(key, outcome.requeueAfterMs);

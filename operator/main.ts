@@ -72,6 +72,7 @@ async function main(): Promise<void> {
   if (!Number.isInteger(workers) || workers < 1)
     throw new Error(`--workers must be a positive integer, got "${o.workers}"`);
   const namespaces = typeof o.namespace === "string" ? o.namespace.split(",").filter(Boolean) : o.namespace;
+  let elector: LeaderElector | undefined;
   const controller = new PoolController({
     kc,
     namespaces,
@@ -81,6 +82,7 @@ async function main(): Promise<void> {
     log,
     metrics,
     power: powerDrivers(kc, log),
+    leading: () => !elector || elector.isLeader(),
   });
   const leaderElect = String(o.leaderElect) !== "false";
   let leading = !leaderElect;
@@ -96,7 +98,6 @@ async function main(): Promise<void> {
   await controller.startInformers();
   log.info("caches synced");
 
-  let elector: LeaderElector | undefined;
   let stopping = false;
   const shutdown = async (code: number, why: string): Promise<void> => {
     if (stopping) return;
@@ -120,11 +121,11 @@ async function main(): Promise<void> {
       leaseDurationMs: leaseMs,
       renewDeadlineMs: Math.floor((leaseMs * 2) / 3),
       retryPeriodMs: Math.max(500, Math.floor(leaseMs / 7)),
-      onStartedLeading: () => {
+      onStartedLeading: (signal) => {
         leading = true;
         metrics.leader.set(1);
         log.info({ identity: o.identity }, "became leader");
-        controller.activate();
+        controller.activate(signal);
       },
       onStoppedLeading: () => {
         metrics.leader.set(0);

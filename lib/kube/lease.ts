@@ -1,10 +1,20 @@
 /**
- * Leader election on a coordination.k8s.io Lease, as client-go does it: acquire when the lease is free or
- * expired, renew every retry period, and give up leadership if renewal has not succeeded within the renew
- * deadline, so two replicas never both believe they lead. Every write is resourceVersion-guarded.
+ * Leader election on a coordination.k8s.io Lease, as client-go's leaderelection package does it:
+ *
+ * - Expiry is judged on this replica's own clock: a lease held by another replica is free only when its
+ *   record has not changed for a full lease duration since this replica last saw it change. The holder's
+ *   renewTime (another machine's clock) is never compared with ours, so skewed clocks cannot make two
+ *   leaders.
+ * - A leader counts its lease from the moment it *sent* its last successful renewal, and stops leading
+ *   renewDeadline after that, on a timer, even while a renewal is still in flight; every request is bounded
+ *   by the time left. Since renewDeadline < leaseDuration, the leader has stopped before any peer, watching
+ *   the same record, may take over.
+ * - Stopping leading aborts `signal`, so in-flight API calls and actions end before a peer can start.
+ *
+ * Every write is resourceVersion-guarded.
  */
 import type { KubeConfig } from "@kubernetes/client-node";
-import { KubeClient, isConflict, isNotFound, type KubeObject, type ResourceType } from "./rest.ts";
+import { KubeClient, isConflict, type KubeObject, type ResourceType } from "./rest.ts";
 
 const LEASE: ResourceType = {
   group: "coordination.k8s.io",
@@ -14,14 +24,16 @@ const LEASE: ResourceType = {
   namespaced: true,
 };
 
+interface LeaseSpec {
+  holderIdentity?: string;
+  leaseDurationSeconds?: number;
+  acquireTime?: string;
+  renewTime?: string;
+  leaseTransitions?: number;
+}
+
 interface Lease extends KubeObject {
-  spec: {
-    holderIdentity?: string;
-    leaseDurationSeconds?: number;
-    acquireTime?: string;
-    renewTime?: string;
-    leaseTransitions?: number;
-  };
+  spec: LeaseSpec;
 }
 
 export interface LeaderElectionOptions {
@@ -31,43 +43,80 @@ export interface LeaderElectionOptions {
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
-  onStartedLeading: () => void;
+  onStartedLeading: (signal: AbortSignal) => void;
   onStoppedLeading: () => void;
   onError?: (err: unknown) => void;
+  /** This replica's clock (tests skew it); Date.now by default. */
+  now?: () => number;
 }
 
 /** Microsecond timestamps as the Lease API wants them (RFC 3339 with 6 fraction digits). */
 const microTime = (ms: number): string => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
 
+/** What identifies a change of the record: any write by anyone changes one of these. */
+const recordKey = (l: Lease): string =>
+  [
+    l.spec.holderIdentity ?? "",
+    l.spec.renewTime ?? "",
+    l.spec.acquireTime ?? "",
+    l.metadata.resourceVersion,
+  ].join("|");
+
 export class LeaderElector {
   private readonly client: KubeClient;
   private readonly opts: Required<Omit<LeaderElectionOptions, "onError">> &
     Pick<LeaderElectionOptions, "onError">;
-  private leading = false;
-  private lastRenew = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
+  /** The record as last seen and when (our clock) it last changed. */
+  private observed: { key: string; at: number } | undefined;
+  /** While leading: when this replica must stop unless a renewal succeeds first (our clock). */
+  private leadingUntil = 0;
+  private leadership: AbortController | undefined;
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private stopped = true;
 
   constructor(kc: KubeConfig, opts: LeaderElectionOptions) {
     this.client = new KubeClient(kc);
-    this.opts = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, ...opts };
+    this.opts = {
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 2_000,
+      now: Date.now,
+      ...opts,
+    };
+    if (this.opts.renewDeadlineMs >= this.opts.leaseDurationMs)
+      throw new Error("the renew deadline must be shorter than the lease duration");
+    if (this.opts.retryPeriodMs >= this.opts.renewDeadlineMs)
+      throw new Error("the retry period must be shorter than the renew deadline");
   }
 
+  /** True only while the last renewal is younger than the renew deadline, by the clock, not by a flag. */
   isLeader(): boolean {
-    return this.leading;
+    return this.leadership !== undefined && this.opts.now() < this.leadingUntil;
+  }
+
+  /** Aborts when this replica stops leading; undefined while it does not lead. */
+  get signal(): AbortSignal | undefined {
+    return this.leadership?.signal;
   }
 
   start(): void {
+    if (!this.stopped) return;
     this.stopped = false;
     void this.tick();
   }
 
-  /** Stops campaigning and, when leading, releases the lease so a peer takes over at once. */
-  async stop(): Promise<void> {
+  /**
+   * Stops campaigning and, when leading, releases the lease so a peer takes over at once. Without `release`
+   * the lease is left to expire, as after a crash.
+   */
+  async stop({ release = true }: { release?: boolean } = {}): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    if (!this.leading) return;
-    this.setLeading(false);
+    clearTimeout(this.tickTimer);
+    if (!this.leadership) return;
+    const wasLeader = this.isLeader();
+    this.stopLeading("stopping");
+    if (!wasLeader || !release) return;
     try {
       const lease = await this.client.get<Lease>(LEASE, this.opts.namespace, this.opts.name);
       if (lease.spec.holderIdentity === this.opts.identity) {
@@ -80,53 +129,69 @@ export class LeaderElector {
     }
   }
 
-  private setLeading(leading: boolean): void {
-    if (leading === this.leading) return;
-    this.leading = leading;
-    if (leading) this.opts.onStartedLeading();
-    else this.opts.onStoppedLeading();
+  private startLeading(until: number): void {
+    this.leadingUntil = until;
+    clearTimeout(this.deadlineTimer);
+    // Fires at the deadline even while a renewal hangs: leadership ends on time, not when a request returns.
+    this.deadlineTimer = setTimeout(
+      () => this.stopLeading("lease not renewed within the renew deadline"),
+      Math.max(0, until - this.opts.now()),
+    );
+    if (this.leadership) return;
+    this.leadership = new AbortController();
+    this.opts.onStartedLeading(this.leadership.signal);
+  }
+
+  private stopLeading(why: string): void {
+    clearTimeout(this.deadlineTimer);
+    const leadership = this.leadership;
+    if (!leadership) return;
+    this.leadership = undefined;
+    this.leadingUntil = 0;
+    leadership.abort(new Error(`leadership lost: ${why}`));
+    this.opts.onStoppedLeading();
   }
 
   private async tick(): Promise<void> {
     if (this.stopped) return;
+    const sentAt = this.opts.now();
+    // A leader's request may take only the time its lease has left; a candidate's, one retry period.
+    const budget = this.leadership ? this.leadingUntil - sentAt : this.opts.retryPeriodMs;
     try {
-      if (await this.tryAcquireOrRenew()) this.lastRenew = Date.now();
+      const until = sentAt + this.opts.renewDeadlineMs;
+      // A renewal that returns after its deadline does not revive a leadership already given up.
+      if (budget > 0 && (await this.tryAcquireOrRenew(sentAt, budget)) && this.opts.now() < until)
+        this.startLeading(until);
     } catch (err) {
       this.opts.onError?.(err);
     }
-    if (this.leading && Date.now() - this.lastRenew > this.opts.renewDeadlineMs) this.setLeading(false);
-    if (!this.stopped) {
-      this.timer = setTimeout(() => void this.tick(), this.opts.retryPeriodMs);
-    }
+    if (this.leadership && !this.isLeader()) this.stopLeading("lease not renewed within the renew deadline");
+    if (!this.stopped) this.tickTimer = setTimeout(() => void this.tick(), this.opts.retryPeriodMs);
   }
 
-  private async tryAcquireOrRenew(): Promise<boolean> {
-    const now = Date.now();
+  /** One attempt; true when this replica holds the lease as of `now` (the time the request was sent). */
+  private async tryAcquireOrRenew(now: number, budgetMs: number): Promise<boolean> {
     const { namespace, name, identity } = this.opts;
+    const client = this.client.withSignal(AbortSignal.timeout(Math.max(1, budgetMs)));
     const durationSeconds = Math.ceil(this.opts.leaseDurationMs / 1000);
-    const current = await this.client.getOrNull<Lease>(LEASE, namespace, name).catch((err: unknown) => {
-      if (isNotFound(err)) return null;
-      throw err;
-    });
+    const current = await client.getOrNull<Lease>(LEASE, namespace, name);
     if (!current) {
-      await this.client.create<Lease>(LEASE, {
-        metadata: { namespace, name },
-        spec: {
-          holderIdentity: identity,
-          leaseDurationSeconds: durationSeconds,
-          acquireTime: microTime(now),
-          renewTime: microTime(now),
-          leaseTransitions: 0,
-        },
-      });
-      this.setLeading(true);
+      const spec: LeaseSpec = {
+        holderIdentity: identity,
+        leaseDurationSeconds: durationSeconds,
+        acquireTime: microTime(now),
+        renewTime: microTime(now),
+        leaseTransitions: 0,
+      };
+      this.observe(await client.create<Lease>(LEASE, { metadata: { namespace, name }, spec }));
       return true;
     }
+    this.observe(current);
     const holder = current.spec.holderIdentity;
-    const renewed = current.spec.renewTime ? Date.parse(current.spec.renewTime) : 0;
-    const expired = !holder || renewed + (current.spec.leaseDurationSeconds ?? durationSeconds) * 1000 < now;
-    if (holder !== identity && !expired) {
-      this.setLeading(false);
+    const unchangedFor = this.opts.now() - (this.observed?.at ?? this.opts.now());
+    const leaseMs = (current.spec.leaseDurationSeconds ?? durationSeconds) * 1000;
+    if (holder && holder !== identity && unchangedFor < leaseMs) {
+      this.stopLeading(`the lease is held by ${holder}`);
       return false;
     }
     const takingOver = holder !== identity;
@@ -140,12 +205,18 @@ export class LeaderElector {
         : {}),
     };
     try {
-      await this.client.update(LEASE, current);
+      this.observe(await client.update(LEASE, current));
     } catch (err) {
       if (isConflict(err)) return false; // someone else wrote first; look again next period
       throw err;
     }
-    this.setLeading(true);
     return true;
+  }
+
+  /** Notes the record; its change time moves only when the record really changed. */
+  private observe(lease: Lease): void {
+    const key = recordKey(lease);
+    // Seen now, after the read returned: a later time than any write it reflects, so expiry errs late.
+    if (this.observed?.key !== key) this.observed = { key, at: this.opts.now() };
   }
 }

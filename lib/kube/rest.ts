@@ -74,6 +74,11 @@ export class KubeApiError extends Error {
   }
 }
 
+export const isAborted = (err: unknown): boolean => err instanceof KubeApiError && err.reason === "Aborted";
+
+const abortReason = (s: AbortSignal): string =>
+  s.reason instanceof Error ? s.reason.message : typeof s.reason === "string" ? s.reason : "aborted";
+
 export const isNotFound = (err: unknown): boolean => err instanceof KubeApiError && err.code === 404;
 export const isConflict = (err: unknown): boolean => err instanceof KubeApiError && err.code === 409;
 export const isAlreadyExists = (err: unknown): boolean =>
@@ -106,12 +111,26 @@ export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
   contentType?: string;
   timeoutMs?: number;
+  /** Ends the request early (leadership lost, shutting down). */
+  signal?: AbortSignal;
+}
+
+export interface KubeClientOptions {
+  /** Every request also ends when this signal aborts: a replica that lost its lease stops writing at once. */
+  signal?: AbortSignal;
 }
 
 export class KubeClient {
   readonly kc: KubeConfig;
-  constructor(kc: KubeConfig) {
+  private readonly signal: AbortSignal | undefined;
+  constructor(kc: KubeConfig, opts: KubeClientOptions = {}) {
     this.kc = kc;
+    this.signal = opts.signal;
+  }
+
+  /** The same client whose requests also end when `signal` aborts. */
+  withSignal(signal: AbortSignal): KubeClient {
+    return new KubeClient(this.kc, { signal: this.signal ? AbortSignal.any([this.signal, signal]) : signal });
   }
 
   async request<T>(method: string, path: string, body?: unknown, opts: RequestOptions = {}): Promise<T> {
@@ -120,6 +139,9 @@ export class KubeClient {
     const url = new URL(cluster.server.replace(/\/$/, "") + path);
     for (const [k, v] of Object.entries(opts.query ?? {}))
       if (v !== undefined) url.searchParams.set(k, String(v));
+    const cancel = [this.signal, opts.signal].filter((x): x is AbortSignal => x !== undefined);
+    for (const c of cancel)
+      if (c.aborted) throw new KubeApiError(0, "Aborted", `${method} ${path}: ${abortReason(c)}`);
     const ctx = new RequestContext(url.toString(), method.toUpperCase() as HttpMethod);
     await this.kc.applySecurityAuthentication(ctx);
     const headers: Record<string, string> = { ...ctx.getHeaders(), accept: "application/json" };
@@ -131,9 +153,11 @@ export class KubeClient {
         headers,
         dispatcher: sharedDispatcher(this.kc, cluster.server, ctx),
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000),
+        signal: AbortSignal.any([AbortSignal.timeout(opts.timeoutMs ?? 30_000), ...cancel]),
       });
     } catch (err) {
+      const aborted = cancel.find((c) => c.aborted);
+      if (aborted) throw new KubeApiError(0, "Aborted", `${method} ${path}: ${abortReason(aborted)}`);
       throw new KubeApiError(
         0,
         "Unreachable",

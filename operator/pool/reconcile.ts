@@ -38,11 +38,13 @@ export class PoolReconciler {
     this.d = deps;
   }
 
+  /** One pass. `signal` (leadership) also ends every API call of the pass on this cluster when it aborts. */
   async reconcile(pool: PoolObject, signal?: AbortSignal): Promise<Outcome> {
+    const d: ReconcilerDeps = signal ? { ...this.d, client: this.d.client.withSignal(signal) } : this.d;
     // 1. guard
     const deleting = Boolean(pool.metadata.deletionTimestamp);
     if (!deleting && !pool.metadata.finalizers?.includes(FINALIZER)) {
-      await this.setFinalizers(pool, [...(pool.metadata.finalizers ?? []), FINALIZER]);
+      await setFinalizers(d, pool, [...(pool.metadata.finalizers ?? []), FINALIZER]);
       return { requeueAfterMs: 0 };
     }
     const parsed = baremetalPoolSpecSchema.safeParse(pool.spec);
@@ -51,7 +53,7 @@ export class PoolReconciler {
       // no retry storm, the condition says what to fix, and a spec change brings the pool back.
       const message = parsed.error.issues.map((i) => `spec.${i.path.join(".")}: ${i.message}`).join("; ");
       await writeStatus(
-        this.d.client,
+        d.client,
         pool,
         problemStatus(
           pool,
@@ -59,27 +61,25 @@ export class PoolReconciler {
             { type: "Ready", status: "False", reason: "InvalidSpec", message },
             { type: "Degraded", status: "True", reason: "InvalidSpec", message },
           ],
-          this.d.now(),
+          d.now(),
         ),
       );
       return {};
     }
     const spec = parsed.data;
     const ref = poolRef(pool);
-    const { target, objects } = await this.reachTarget(pool, ref, spec);
+    const { target, objects } = await reachTarget(d, pool, ref, spec);
 
     // 2–3. look, plan
-    const view = look(this.d, pool, ref, spec, objects);
-    const now = this.d.now();
+    const view = look(d, pool, ref, spec, objects);
+    const now = d.now();
     const p = plan(view, now.getTime());
 
     // 4. apply
-    const applied = await apply(
-      { d: this.d, pool, ref, spec, target, templates: this.templates, signal },
-      p.actions,
-    );
+    const applied = await apply({ d, pool, ref, spec, target, templates: this.templates, signal }, p.actions);
     if (deleting && view.members.length === applied.left.size && applied.errors.size === 0) {
-      await this.setFinalizers(
+      await setFinalizers(
+        d,
         pool,
         (pool.metadata.finalizers ?? []).filter((f) => f !== FINALIZER),
       );
@@ -99,8 +99,8 @@ export class PoolReconciler {
       p.eligible,
       now,
     );
-    await writeStatus(this.d.client, pool, status);
-    this.d.observe?.(
+    await writeStatus(d.client, pool, status);
+    d.observe?.(
       pool,
       p.members.map((m) => ({
         ...m.view,
@@ -113,37 +113,38 @@ export class PoolReconciler {
       : p.requeueAfterMs;
     return requeue === undefined ? {} : { requeueAfterMs: requeue };
   }
+}
 
-  /** Resolves the target cluster and reads this pool's objects there; otherwise Degraded with the reason, and retry. */
-  private async reachTarget(
-    pool: PoolObject,
-    ref: PoolRef,
-    spec: BaremetalPoolSpec,
-  ): Promise<{ target: TargetCluster; objects: TargetObjects }> {
-    try {
-      const target = await this.d.target(pool, spec);
-      return { target, objects: await lookAtTarget(target, ref) };
-    } catch (err) {
-      const message = `target cluster unreachable: ${errorText(err)}`;
-      await writeStatus(
-        this.d.client,
+/** Resolves the target cluster and reads this pool's objects there; otherwise Degraded with the reason, and retry. */
+async function reachTarget(
+  d: ReconcilerDeps,
+  pool: PoolObject,
+  ref: PoolRef,
+  spec: BaremetalPoolSpec,
+): Promise<{ target: TargetCluster; objects: TargetObjects }> {
+  try {
+    const target = await d.target(pool, spec);
+    return { target, objects: await lookAtTarget(target, ref) };
+  } catch (err) {
+    const message = `target cluster unreachable: ${errorText(err)}`;
+    await writeStatus(
+      d.client,
+      pool,
+      problemStatus(
         pool,
-        problemStatus(
-          pool,
-          [
-            { type: "Ready", status: "False", reason: "TargetClusterUnreachable", message },
-            { type: "Degraded", status: "True", reason: "TargetClusterUnreachable", message },
-          ],
-          this.d.now(),
-        ),
-      );
-      throw new Error(message, { cause: err });
-    }
+        [
+          { type: "Ready", status: "False", reason: "TargetClusterUnreachable", message },
+          { type: "Degraded", status: "True", reason: "TargetClusterUnreachable", message },
+        ],
+        d.now(),
+      ),
+    );
+    throw new Error(message, { cause: err });
   }
+}
 
-  private async setFinalizers(pool: PoolObject, finalizers: string[]): Promise<void> {
-    // resourceVersion in a merge patch makes it conditional: a concurrent change fails with 409, never lost.
-    const patch = { metadata: { finalizers, resourceVersion: pool.metadata.resourceVersion } };
-    await this.d.client.patch(POOL, pool.metadata.namespace, pool.metadata.name ?? "", patch, "merge");
-  }
+async function setFinalizers(d: ReconcilerDeps, pool: PoolObject, finalizers: string[]): Promise<void> {
+  // resourceVersion in a merge patch makes it conditional: a concurrent change fails with 409, never lost.
+  const patch = { metadata: { finalizers, resourceVersion: pool.metadata.resourceVersion } };
+  await d.client.patch(POOL, pool.metadata.namespace, pool.metadata.name ?? "", patch, "merge");
 }
