@@ -11,8 +11,10 @@ import { BMC_JOB, HARDWARE, WORKFLOW, type Hardware, type Workflow } from "../li
 import { EventRecorder } from "../lib/kube/events.ts";
 import { Informer, mergeInformers } from "../lib/kube/informer.ts";
 import { WorkQueue } from "../lib/kube/queue.ts";
-import { KubeClient, type KubeObject } from "../lib/kube/rest.ts";
+import { KubeClient, type KubeObject, type ResourceType } from "../lib/kube/rest.ts";
+import { servedTypes, typeName } from "../lib/kube/served.ts";
 import type { Logger } from "../lib/log.ts";
+import type { BaremetalPoolSpec } from "../lib/api/baremetalpool.ts";
 import type { OperatorMetrics } from "./metrics.ts";
 import { InventoryController } from "./inventory.ts";
 import { POOL, PoolReconciler } from "./pool/reconcile.ts";
@@ -33,6 +35,17 @@ export interface ControllerOptions {
   leading?: () => boolean;
 }
 
+const REQUIRED_KINDS: readonly ResourceType[] = [POOL, HARDWARE, WORKFLOW];
+/** Kinds a site may lack, and what goes without them. */
+const OPTIONAL_FEATURES = new Map<ResourceType, string>([
+  [BMC_JOB, "provisioning.power TinkerbellBMC (rufio not installed)"],
+  [
+    MACHINE_DEPLOYMENT,
+    "noticing at once a MachineDeployment deleted in this cluster (pools still look every pass)",
+  ],
+]);
+const OPTIONAL_KINDS = [...OPTIONAL_FEATURES.keys()];
+
 const keyOf = (o: KubeObject): string => `${o.metadata.namespace}/${o.metadata.name}`;
 
 export class PoolController {
@@ -47,6 +60,13 @@ export class PoolController {
   private readonly opts: ControllerOptions;
   private workersRunning: Promise<void>[] = [];
   private active = false;
+  private readonly scopes: (string | undefined)[];
+  private readonly onError: (err: unknown) => void;
+  private readonly client: KubeClient;
+  /** Optional kinds the API server serves and whose informers run. */
+  private readonly served = new Set<ResourceType>();
+  private readonly reportedMissing = new Set<ResourceType>();
+  private redetect: NodeJS.Timeout | undefined;
   /** Aborts when this replica stops acting: in-flight reconciles end their API calls and take no action. */
   private leadership: AbortSignal | undefined;
 
@@ -61,17 +81,11 @@ export class PoolController {
       );
       this.hardware.push(new Informer<Hardware>(opts.kc, HARDWARE, { namespace, onError }));
       this.workflows.push(new Informer<Workflow>(opts.kc, WORKFLOW, { namespace, onError }));
-      this.others.push(new Informer<KubeObject>(opts.kc, BMC_JOB, { namespace, onError }));
-      // MachineDeployments in this cluster that metalpool made (a person deleting one is noticed at once).
-      this.machineDeployments.push(
-        new Informer<KubeObject>(opts.kc, MACHINE_DEPLOYMENT, {
-          namespace,
-          labelSelector: LABEL.poolUID,
-          onError,
-        }),
-      );
     }
+    this.scopes = scopes;
+    this.onError = onError;
     const client = new KubeClient(opts.kc);
+    this.client = client;
     const events = new EventRecorder(opts.kc, "metalpool-operator");
     const targets = new TargetClusters(opts.kc);
     this.inventory = new InventoryController({
@@ -104,24 +118,75 @@ export class PoolController {
       log: opts.log,
       retryBackoffMs: opts.retryBackoffMs,
       ...(opts.leading ? { leading: opts.leading } : {}),
+      unavailable: (spec) => this.unavailable(spec),
     });
     for (const inf of this.pools) {
       inf.on("add", (p) => this.queue.add(keyOf(p)));
       inf.on("update", (p) => this.queue.add(keyOf(p)));
       inf.on("delete", (p) => opts.metrics.forgetPool(p.metadata.namespace ?? "", p.metadata.name ?? ""));
     }
-    // Anything about servers in a namespace may matter to every pool there (a freed server ends a shortage).
-    const poke = (o: KubeObject): void => this.enqueueNamespace(o.metadata.namespace ?? "");
-    const pokeOwner = (o: KubeObject): void =>
-      this.enqueueNamespace(o.metadata.annotations?.[ANNOTATION.poolNamespace] ?? "");
-    for (const inf of this.machineDeployments)
-      inf.on("add", pokeOwner).on("update", pokeOwner).on("delete", pokeOwner);
-    for (const inf of [...this.hardware, ...this.workflows, ...this.others] as Informer<KubeObject>[]) {
-      inf.on("add", poke).on("update", (o, old) => {
-        if (o.metadata.resourceVersion !== old?.metadata.resourceVersion) poke(o);
-      });
-      inf.on("delete", poke);
+    for (const inf of this.hardware) this.pokeOnChange(inf);
+    for (const inf of this.workflows) this.pokeOnChange(inf);
+  }
+
+  /** Anything about servers in a namespace may matter to every pool there (a freed server ends a shortage). */
+  private pokeOnChange<T extends KubeObject>(inf: Informer<T>): void {
+    const poke = (o: T): void => this.enqueueNamespace(o.metadata.namespace ?? "");
+    inf.on("add", poke).on("update", (o, old) => {
+      if (o.metadata.resourceVersion !== old?.metadata.resourceVersion) poke(o);
+    });
+    inf.on("delete", poke);
+  }
+
+  /** Informers for an optional kind that the API server serves, started; the pools are looked at again. */
+  private async startOptional(type: ResourceType): Promise<void> {
+    const made = this.scopes.map((namespace) =>
+      type === MACHINE_DEPLOYMENT
+        ? // MachineDeployments in this cluster that metalpool made (a person deleting one is noticed at once).
+          new Informer<KubeObject>(this.opts.kc, type, {
+            namespace,
+            labelSelector: LABEL.poolUID,
+            onError: this.onError,
+          })
+        : new Informer<KubeObject>(this.opts.kc, type, { namespace, onError: this.onError }),
+    );
+    for (const inf of made) {
+      if (type === MACHINE_DEPLOYMENT) {
+        const pokeOwner = (o: KubeObject): void =>
+          this.enqueueNamespace(o.metadata.annotations?.[ANNOTATION.poolNamespace] ?? "");
+        inf.on("add", pokeOwner).on("update", pokeOwner).on("delete", pokeOwner);
+      } else this.pokeOnChange(inf);
     }
+    (type === MACHINE_DEPLOYMENT ? this.machineDeployments : this.others).push(...made);
+    await Promise.all(made.map((i) => i.start()));
+    this.served.add(type);
+    for (const inf of this.pools) for (const p of inf.list()) this.queue.add(keyOf(p));
+  }
+
+  /** Looks for optional kinds not served yet; any that appeared (a CRD installed later) gets its informers. */
+  private async detectOptional(): Promise<void> {
+    const missing = OPTIONAL_KINDS.filter((t) => !this.served.has(t));
+    if (missing.length === 0) return;
+    const served = await servedTypes(this.client, missing);
+    for (const type of missing) {
+      if (served.has(type)) {
+        this.opts.log.info({ kind: typeName(type) }, "now served; enabling what needs it");
+        await this.startOptional(type);
+      } else if (!this.reportedMissing.has(type)) {
+        this.reportedMissing.add(type);
+        this.opts.log.warn(
+          { kind: typeName(type), disabled: OPTIONAL_FEATURES.get(type) },
+          "not served by the API server; disabled until it is",
+        );
+      }
+    }
+  }
+
+  /** Why a pool with this spec cannot act in this cluster, or undefined. */
+  private unavailable(spec: BaremetalPoolSpec): string | undefined {
+    if (spec.provisioning.power === "TinkerbellBMC" && !this.served.has(BMC_JOB))
+      return `provisioning.power TinkerbellBMC needs rufio's ${typeName(BMC_JOB)}, which this cluster does not serve; install rufio (Tinkerbell's BMC controller) or set provisioning.power to Redfish or Manual`;
+    return undefined;
   }
 
   private allInformers(): Informer<KubeObject>[] {
@@ -139,13 +204,29 @@ export class PoolController {
       for (const p of inf.list()) if (p.metadata.namespace === namespace) this.queue.add(keyOf(p));
   }
 
-  /** Starts the caches; resolves when all have synced. */
+  /**
+   * Starts the caches; resolves when all have synced. The kinds metalpool cannot work without must be served
+   * (a clear error otherwise); optional ones that are not disable what needs them and are looked for again
+   * every resync period.
+   */
   async startInformers(): Promise<void> {
+    const required = await servedTypes(this.client, REQUIRED_KINDS);
+    const absent = REQUIRED_KINDS.filter((t) => !required.has(t));
+    if (absent.length)
+      throw new Error(
+        `the API server does not serve ${absent.map(typeName).join(", ")}; install metalpool's CRDs and Tinkerbell's before the operator`,
+      );
     await Promise.all(this.allInformers().map((i) => i.start()));
+    await this.detectOptional();
+    this.redetect = setInterval(() => {
+      this.detectOptional().catch((err: unknown) => this.onError(err));
+    }, this.opts.resyncMs);
+    this.redetect.unref();
   }
 
+  /** Ready when every informer that runs has synced. */
   hasSynced(): boolean {
-    return [...this.pools, ...this.hardware, ...this.workflows].every((i) => i.hasSynced());
+    return this.allInformers().every((i) => i.hasSynced());
   }
 
   /** Called when this instance becomes leader: start workers and look at every pool once. */
@@ -166,6 +247,7 @@ export class PoolController {
   }
 
   stopInformers(): void {
+    clearInterval(this.redetect);
     for (const i of this.allInformers()) i.stop();
   }
 

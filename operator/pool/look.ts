@@ -16,15 +16,24 @@ import type { MemberView, PoolObject, PoolView } from "./types.ts";
 export interface TargetObjects {
   mds: Map<string, MachineDeployment>;
   machines: Map<string, number>;
+  /** False when the target cluster does not serve MachineDeployments at all (no machine-controller CRDs). */
+  mdServed: boolean;
 }
 
 /** The pool's MachineDeployments and Machines in its target cluster, by Hardware name; throws if unreachable. */
 export async function lookAtTarget(target: TargetCluster, ref: PoolRef): Promise<TargetObjects> {
   const labelSelector = `${LABEL.poolUID}=${ref.uid}`;
-  const list = await target.client.list<MachineDeployment>(MACHINE_DEPLOYMENT, target.namespace, {
-    labelSelector,
-  });
-  const mds = new Map(list.items.map((md) => [md.metadata.labels?.[LABEL.hardware] ?? "", md]));
+  let items: MachineDeployment[] = [];
+  let mdServed = true;
+  try {
+    items = (
+      await target.client.list<MachineDeployment>(MACHINE_DEPLOYMENT, target.namespace, { labelSelector })
+    ).items;
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    mdServed = false; // an operator-owned pool needs none; a machine-controller pool is told in its status
+  }
+  const mds = new Map(items.map((md) => [md.metadata.labels?.[LABEL.hardware] ?? "", md]));
   const machines = new Map<string, number>();
   try {
     const ms = await target.client.list<KubeObject>(MACHINE, target.namespace, { labelSelector });
@@ -35,7 +44,7 @@ export async function lookAtTarget(target: TargetCluster, ref: PoolRef): Promise
   } catch (err) {
     if (!isNotFound(err)) throw err; // no Machine kind there: nothing can be holding a server
   }
-  return { mds, machines };
+  return { mds, machines, mdServed };
 }
 
 export function attemptOf(wf: Workflow): number {

@@ -69,6 +69,20 @@ export class PoolReconciler {
     const spec = parsed.data;
     const ref = poolRef(pool);
     const { target, objects } = await reachTarget(d, pool, ref, spec);
+    const unavailable =
+      d.unavailable?.(spec) ??
+      (spec.provisioning.workflowOwner === "MachineController" && !objects.mdServed
+        ? `provisioning.workflowOwner MachineController needs MachineDeployments (cluster.k8s.io/v1alpha1) in the target cluster, which it does not serve; install machine-controller there or set workflowOwner to Operator`
+        : undefined);
+    if (unavailable && !deleting) {
+      // Nothing is done for the pool, not even a release: every action of its mode would fail half-way.
+      const problem = [
+        { type: "Ready", status: "False", reason: "APINotServed", message: unavailable },
+        { type: "Degraded", status: "True", reason: "APINotServed", message: unavailable },
+      ] as const;
+      await writeStatus(d.client, pool, problemStatus(pool, [...problem], d.now()));
+      return {};
+    }
 
     // 2–3. look, plan
     const view = look(d, pool, ref, spec, objects);
