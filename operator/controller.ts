@@ -17,6 +17,7 @@ import type { Logger } from "../lib/log.ts";
 import type { BaremetalPoolSpec } from "../lib/api/baremetalpool.ts";
 import type { OperatorMetrics } from "./metrics.ts";
 import { InventoryController } from "./inventory.ts";
+import { collectIfOrphaned, unexplained, type ClaimView } from "./orphans.ts";
 import { POOL, PoolReconciler } from "./pool/reconcile.ts";
 import type { PoolObject } from "./pool/types.ts";
 import { manualPower, type PowerControl } from "./provision/power.ts";
@@ -67,6 +68,7 @@ export class PoolController {
   private readonly served = new Set<ResourceType>();
   private readonly reportedMissing = new Set<ResourceType>();
   private redetect: NodeJS.Timeout | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
   /** Aborts when this replica stops acting: in-flight reconciles end their API calls and take no action. */
   private leadership: AbortSignal | undefined;
 
@@ -119,6 +121,15 @@ export class PoolController {
       retryBackoffMs: opts.retryBackoffMs,
       ...(opts.leading ? { leading: opts.leading } : {}),
       unavailable: (spec) => this.unavailable(spec),
+      machineDeploymentHardware: (namespace, poolUID) =>
+        this.machineDeployments
+          .flatMap((i) => i.list())
+          .filter(
+            (md) =>
+              md.metadata.annotations?.[ANNOTATION.poolNamespace] === namespace &&
+              md.metadata.labels?.[LABEL.poolUID] !== poolUID,
+          )
+          .map((md) => md.metadata.labels?.[LABEL.hardware] ?? ""),
     });
     for (const inf of this.pools) {
       inf.on("add", (p) => this.queue.add(keyOf(p)));
@@ -237,11 +248,56 @@ export class PoolController {
     for (const inf of this.pools) for (const p of inf.list()) this.queue.add(keyOf(p));
     this.workersRunning = Array.from({ length: this.opts.workers }, () => this.worker());
     this.inventory.start();
+    const sweep = (): void => {
+      this.collectOrphans().catch((err: unknown) => this.onError(err));
+    };
+    this.sweeper = setInterval(sweep, this.opts.resyncMs);
+    sweep();
+  }
+
+  /** Deletes Workflows and MachineDeployments (this cluster's) that no live claim explains; see orphans.ts. */
+  async collectOrphans(): Promise<number> {
+    const uids = new Set(this.pools.flatMap((i) => i.list().map((p) => p.metadata.uid ?? "")));
+    const hardware = mergeInformers(this.hardware);
+    const view: ClaimView = {
+      poolExists: (uid) => uids.has(uid),
+      claimOf: (ns, name) => hardware.get(ns, name)?.metadata.labels?.[LABEL.poolUID],
+    };
+    const client = this.leadership ? this.client.withSignal(this.leadership) : this.client;
+    let collected = 0;
+    const candidates: [ResourceType, KubeObject][] = [
+      ...unexplained(
+        this.workflows.flatMap((i) => i.list()),
+        view,
+      ).map((o) => [WORKFLOW, o] as [ResourceType, KubeObject]),
+      ...unexplained(
+        this.machineDeployments.flatMap((i) => i.list()),
+        view,
+      ).map((o) => [MACHINE_DEPLOYMENT, o] as [ResourceType, KubeObject]),
+    ];
+    for (const [type, o] of candidates) {
+      if (!this.active) break;
+      if (await collectIfOrphaned(client, type, o)) {
+        collected += 1;
+        this.opts.log.info(
+          {
+            kind: type.kind,
+            namespace: o.metadata.namespace,
+            name: o.metadata.name,
+            pool: o.metadata.labels?.[LABEL.pool],
+            hardware: o.metadata.labels?.[LABEL.hardware],
+          },
+          "deleted an object no live claim explains",
+        );
+      }
+    }
+    return collected;
   }
 
   /** Stops acting (lost leadership or shutting down); waits for in-flight reconciles to finish. */
   async deactivate(): Promise<void> {
     this.active = false;
+    clearInterval(this.sweeper);
     this.queue.shutDown();
     await Promise.all([...this.workersRunning, this.inventory.stop()]);
   }

@@ -28,6 +28,8 @@ export interface ReconcilerDeps {
   retryBackoffMs: number;
   /** Whether this replica leads right now; checked right before every power and wipe action. */
   leading?: () => boolean;
+  /** Hardware (by name, in a namespace) that MachineDeployments of pools other than `poolUID` name. */
+  machineDeploymentHardware?: (namespace: string, poolUID: string) => Iterable<string>;
   /** Why a pool with this spec cannot act here (a kind the cluster does not serve), or undefined. */
   unavailable?: (spec: BaremetalPoolSpec) => string | undefined;
   /** Member actions applied at once within one pass. */

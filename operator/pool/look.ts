@@ -6,7 +6,7 @@ import type { BaremetalPoolSpec, PoolRef } from "../../lib/api/baremetalpool.ts"
 import { ANNOTATION, LABEL } from "../../lib/api/labels.ts";
 import { MACHINE, MACHINE_DEPLOYMENT, type MachineDeployment } from "../../lib/api/machine-controller.ts";
 import { matchesSelector } from "../../lib/api/selector.ts";
-import type { Hardware, Workflow } from "../../lib/api/tinkerbell.ts";
+import { workflowState, type Hardware, type Workflow } from "../../lib/api/tinkerbell.ts";
 import { isNotFound, type KubeObject } from "../../lib/kube/rest.ts";
 import type { ReconcilerDeps, TargetCluster } from "./deps.ts";
 import { phaseOf } from "./phase.ts";
@@ -106,6 +106,22 @@ function memberView(
   };
 }
 
+const FINISHED = new Set(["SUCCESS", "FAILED", "TIMEOUT"]);
+
+/**
+ * Hardware another provisioner still acts on: an unfinished Workflow names it (an orphan, or someone
+ * else's), or a MachineDeployment of another pool does. None of it may be claimed, whatever its labels say.
+ */
+function inUse(d: ReconcilerDeps, ref: PoolRef): Set<string> {
+  const busy = new Set(d.machineDeploymentHardware?.(ref.namespace, ref.uid) ?? []);
+  for (const wf of d.workflows.list()) {
+    if (wf.metadata.namespace !== ref.namespace || !wf.spec.hardwareRef) continue;
+    const state = workflowState(wf);
+    if (!state || !FINISHED.has(state)) busy.add(wf.spec.hardwareRef);
+  }
+  return busy;
+}
+
 export function look(
   d: ReconcilerDeps,
   pool: PoolObject,
@@ -115,6 +131,7 @@ export function look(
 ): PoolView {
   const inNamespace = d.hardware.list().filter((hw) => hw.metadata.namespace === ref.namespace);
   const byHardware = workflowsByHardware(d, ref);
+  const busy = inUse(d, ref);
   const members = inNamespace
     .filter((hw) => hw.metadata.labels?.[LABEL.poolUID] === ref.uid)
     .map((hw) => memberView(hw, byHardware.get(hw.metadata.name ?? "") ?? [], target, spec))
@@ -125,7 +142,7 @@ export function look(
     spec,
     deleting: Boolean(pool.metadata.deletionTimestamp),
     members,
-    eligible: inNamespace.filter((hw) => isEligible(hw, spec)),
+    eligible: inNamespace.filter((hw) => isEligible(hw, spec) && !busy.has(hw.metadata.name ?? "")),
     selected: inNamespace.filter((hw) => matchesSelector(hw.metadata.labels, spec.hardwareSelector)),
     retryBackoffMs: d.retryBackoffMs,
   };

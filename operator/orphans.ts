@@ -1,0 +1,70 @@
+/**
+ * Collecting what no live claim explains. A Workflow or MachineDeployment metalpool made carries its pool's
+ * UID and its Hardware's name; it is explained only while that pool exists and that Hardware is claimed by
+ * it. Anything else (a person deleted the claimed Hardware, removed its claim mid-wipe, or force-removed a
+ * pool's finalizer) could later boot, provision or wipe a server that is free or another pool's, so it is
+ * deleted. The caches pick candidates; each is confirmed on fresh reads and deleted with a uid precondition.
+ */
+import { POOL } from "../lib/api/baremetalpool.ts";
+import { ANNOTATION, LABEL } from "../lib/api/labels.ts";
+import { HARDWARE } from "../lib/api/tinkerbell.ts";
+import { isNotFound, type KubeClient, type KubeObject, type ResourceType } from "../lib/kube/rest.ts";
+
+/** Who an object metalpool made belongs to, from its labels; undefined when it is not ours. */
+export interface Ownership {
+  poolUID: string;
+  poolNamespace: string;
+  poolName: string;
+  hardwareNamespace: string;
+  hardware: string;
+}
+
+export function ownershipOf(o: KubeObject): Ownership | undefined {
+  const labels = o.metadata.labels ?? {};
+  const poolUID = labels[LABEL.poolUID];
+  const hardware = labels[LABEL.hardware];
+  const poolName = labels[LABEL.pool];
+  if (!poolUID || !hardware || !poolName) return undefined;
+  // Workflows live beside their Hardware and pool; MachineDeployments name the pool's namespace.
+  const poolNamespace = o.metadata.annotations?.[ANNOTATION.poolNamespace] ?? o.metadata.namespace ?? "";
+  return { poolUID, poolNamespace, poolName, hardwareNamespace: poolNamespace, hardware };
+}
+
+/** The cached facts a sweep decides on: live pools by UID, and each Hardware's claim. */
+export interface ClaimView {
+  poolExists(uid: string): boolean;
+  claimOf(namespace: string, hardware: string): string | undefined;
+}
+
+/** Pure: the objects whose ownership the cached view does not explain (candidates, to be confirmed). */
+export function unexplained<T extends KubeObject>(objects: readonly T[], view: ClaimView): T[] {
+  return objects.filter((o) => {
+    const own = ownershipOf(o);
+    if (!own || o.metadata.deletionTimestamp) return false;
+    return !view.poolExists(own.poolUID) || view.claimOf(own.hardwareNamespace, own.hardware) !== own.poolUID;
+  });
+}
+
+/** Confirms on fresh reads that nothing explains `o`, then deletes exactly that object; true when deleted. */
+export async function collectIfOrphaned(
+  client: KubeClient,
+  type: ResourceType,
+  o: KubeObject,
+): Promise<boolean> {
+  const own = ownershipOf(o);
+  if (!own) return false;
+  const pool = await client.getOrNull(POOL, own.poolNamespace, own.poolName);
+  if (pool?.metadata.uid === own.poolUID) {
+    const hw = await client.getOrNull(HARDWARE, own.hardwareNamespace, own.hardware);
+    if (hw?.metadata.labels?.[LABEL.poolUID] === own.poolUID) return false;
+  }
+  try {
+    await client.delete(type, o.metadata.namespace, o.metadata.name ?? "", {
+      ...(o.metadata.uid ? { uid: o.metadata.uid } : {}),
+    });
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+  return true;
+}
