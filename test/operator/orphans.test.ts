@@ -80,7 +80,7 @@ describe("orphans", () => {
       kind: "Workflow",
       metadata: { name: "someone-elses", namespace: w.namespace },
       spec: { templateRef: "whatever", hardwareRef: "h1" },
-    } as Workflow);
+    });
     await w.client.create(POOL, pool(w.namespace, 1));
     const p = await w.until(
       "p",
