@@ -52,10 +52,10 @@ describe("inventoryPatch", () => {
     });
   });
 
-  it("never touches disks a person set, and then needs no resourceVersion guard", () => {
+  it("never touches disks a person set, and is always guarded by the resourceVersion it read", () => {
     const patch = inventoryPatch(hw([{ device: "/dev/nvme0n1" }]), inv, now);
     expect(patch).not.toHaveProperty("spec");
-    expect(patch).not.toHaveProperty("metadata.resourceVersion");
+    expect(patch).toHaveProperty("metadata.resourceVersion", "42");
   });
 
   it("names the 27th disk as Linux does", () => {

@@ -24,13 +24,12 @@ export function inventoryPatch(hw: Hardware, inv: Inventory, now: Date): Record<
   };
   // Device names are what the installed OS will call the disks; Redfish does not know them, so only a
   // Hardware with no disks at all gets the conventional names, in the BMC's order.
-  if (!hw.spec.disks?.length && inv.disks.length) {
+  if (!hw.spec.disks?.length && inv.disks.length)
     patch.spec = { disks: inv.disks.map((_, i) => ({ device: diskDevice(i) })) };
-    // Guarded by the resourceVersion we read: if a person set disks meanwhile, the write fails (409)
-    // instead of replacing their list, and the next pass sees their disks and leaves them.
-    if (hw.metadata.resourceVersion)
-      (patch.metadata as Record<string, unknown>).resourceVersion = hw.metadata.resourceVersion;
-  }
+  // Guarded by the resourceVersion we read: if anyone wrote meanwhile (a person's disks, a pool's claim), the
+  // write fails (409) instead of landing on a Hardware we have not seen, and the next look decides again.
+  if (hw.metadata.resourceVersion)
+    (patch.metadata as Record<string, unknown>).resourceVersion = hw.metadata.resourceVersion;
   return patch;
 }
 
@@ -42,17 +41,24 @@ function diskDevice(index: number): string {
   return `/dev/sd${name}`;
 }
 
+/**
+ * Writes the inventory on a fresh read, guarded by its resourceVersion, and never into a claimed Hardware:
+ * the BMC read can take long, a pool may claim the server meanwhile, and machine-controller creates a
+ * duplicate Workflow when a Hardware it provisions changes under it.
+ */
 export async function writeInventory(
   client: KubeClient,
   hw: Hardware,
   inv: Inventory,
   now = new Date(),
 ): Promise<Hardware> {
+  const fresh = await client.get<Hardware>(HARDWARE, hw.metadata.namespace, hw.metadata.name ?? "");
+  if (fresh.metadata.labels?.[LABEL.poolUID] || fresh.metadata.deletionTimestamp) return fresh;
   return client.patch<Hardware>(
     HARDWARE,
-    hw.metadata.namespace,
-    hw.metadata.name ?? "",
-    inventoryPatch(hw, inv, now),
+    fresh.metadata.namespace,
+    fresh.metadata.name ?? "",
+    inventoryPatch(fresh, inv, now),
     "merge",
   );
 }

@@ -29,8 +29,15 @@ export function backoffMs(failures: number): number {
   return Math.min(30_000, 1000 * 2 ** Math.max(0, failures - 1));
 }
 
+const MAX_TOMBSTONES = 4096;
+
 export class Informer<T extends KubeObject> {
   private readonly cache = new Map<string, T>();
+  /**
+   * Keys deleted lately, with the resourceVersion of the deletion: a local write that returns after the
+   * watch has delivered the delete must not bring the object back (a claim would then 404 forever).
+   */
+  private readonly tombstones = new Map<string, number>();
   private readonly handlers: Record<InformerEvent, Handler<T>[]> = { add: [], update: [], delete: [] };
   private readonly client: KubeClient;
   private readonly watcher: Watch;
@@ -72,7 +79,16 @@ export class Informer<T extends KubeObject> {
     const k = key(obj);
     const old = this.cache.get(k);
     if (old && Number(old.metadata.resourceVersion) >= Number(obj.metadata.resourceVersion)) return;
+    if ((this.tombstones.get(k) ?? -1) >= Number(obj.metadata.resourceVersion)) return;
     this.cache.set(k, obj);
+  }
+
+  private bury(k: string, resourceVersion: string | undefined): void {
+    this.tombstones.delete(k);
+    this.tombstones.set(k, Number(resourceVersion) || 0);
+    // Bounded: the oldest go first; a write older than thousands of deletions is long since answered.
+    if (this.tombstones.size > MAX_TOMBSTONES)
+      this.tombstones.delete(this.tombstones.keys().next().value as string);
   }
 
   hasSynced(): boolean {
@@ -137,6 +153,7 @@ export class Informer<T extends KubeObject> {
     for (const [k, old] of this.cache) {
       if (!seen.has(k)) {
         this.cache.delete(k);
+        this.bury(k, list.metadata.resourceVersion);
         this.emit("delete", old);
       }
     }
@@ -220,8 +237,10 @@ export class Informer<T extends KubeObject> {
     const old = this.cache.get(k);
     if (type === "DELETED") {
       this.cache.delete(k);
+      this.bury(k, obj.metadata.resourceVersion);
       this.emit("delete", old ?? obj);
     } else {
+      this.tombstones.delete(k);
       this.cache.set(k, obj);
       if (old) this.emit("update", obj, old);
       else this.emit("add", obj);

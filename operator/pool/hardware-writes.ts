@@ -6,7 +6,7 @@
 import type { PoolRef } from "../../lib/api/baremetalpool.ts";
 import { ANNOTATION, LABEL } from "../../lib/api/labels.ts";
 import { HARDWARE, type Hardware } from "../../lib/api/tinkerbell.ts";
-import { KubeClient, isConflict } from "../../lib/kube/rest.ts";
+import { KubeClient, isConflict, isNotFound } from "../../lib/kube/rest.ts";
 
 export class NotClaimedError extends Error {
   constructor(hw: string, pool: PoolRef) {
@@ -40,7 +40,8 @@ export async function claim(
   try {
     return await client.update(HARDWARE, hw);
   } catch (err) {
-    if (isConflict(err)) return null;
+    // Someone wrote first, or the Hardware is gone: the next look sees which.
+    if (isConflict(err) || isNotFound(err)) return null;
     throw err;
   }
 }

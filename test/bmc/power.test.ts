@@ -288,11 +288,27 @@ describe("syncInventory", () => {
     expect(stored.metadata.labels?.["metalpool.io/disks"]).toBe("3");
   });
 
-  it("does not overwrite disks a person set after the Hardware was read (the write conflicts)", async () => {
+  it("does not overwrite disks a person set after the Hardware was read (it writes on a fresh read)", async () => {
     const stale = await withMachine("racing", SYSTEM.disks);
     await kube.patch(HARDWARE, ns, "racing", { spec: { disks: [{ device: "/dev/vda" }] } }, "merge");
-    await expect(syncInventory(kube, stale)).rejects.toThrow(/409/);
-    expect((await kube.get<Hardware>(HARDWARE, ns, "racing")).spec.disks).toEqual([{ device: "/dev/vda" }]);
+    await syncInventory(kube, stale);
+    const after = await kube.get<Hardware>(HARDWARE, ns, "racing");
+    expect(after.spec.disks).toEqual([{ device: "/dev/vda" }]);
+    expect(after.metadata.annotations?.["metalpool.io/inventory"]).toBeDefined();
+  });
+
+  it("never writes into a Hardware a pool claimed while its BMC was being read", async () => {
+    const stale = await withMachine("claimed-meanwhile", SYSTEM.disks);
+    const claimed = await kube.patch<Hardware>(
+      HARDWARE,
+      ns,
+      "claimed-meanwhile",
+      { metadata: { labels: { "metalpool.io/pool-uid": "some-pool" } } },
+      "merge",
+    );
+    await syncInventory(kube, stale);
+    const after = await kube.get<Hardware>(HARDWARE, ns, "claimed-meanwhile");
+    expect(after.metadata.resourceVersion).toBe(claimed.metadata.resourceVersion);
   });
 
   it("says what is missing when a Hardware names a Secret that does not exist", async () => {

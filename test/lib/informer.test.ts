@@ -60,6 +60,23 @@ describe("the informer", () => {
     expect(inf.get(ns, "one")?.metadata.labels).toEqual({ v: "2" });
   });
 
+  it("never brings back a deleted object from a local write that returns after the delete event", async () => {
+    const ns = await createNamespace(kc.makeApiClient(CoreV1Api), "tomb");
+    const inf = new Informer<Hardware>(kc, HARDWARE, { namespace: ns });
+    informers.push(inf);
+    await inf.start();
+    const written = await client.create(HARDWARE, hardware(ns, "gone"));
+    await waitFor("added", () => Promise.resolve(inf.get(ns, "gone") !== undefined), 10_000);
+    await client.delete(HARDWARE, ns, "gone");
+    await waitFor("deleted", () => Promise.resolve(inf.get(ns, "gone") === undefined), 10_000);
+    inf.upsertLocal(written); // the response of a write made before the delete, handled late
+    expect(inf.get(ns, "gone")).toBeUndefined();
+    // A new object of the same name is newer than the deletion and is kept.
+    const again = await client.create(HARDWARE, hardware(ns, "gone"));
+    inf.upsertLocal(again);
+    expect(inf.get(ns, "gone")?.metadata.uid).toBe(again.metadata.uid);
+  });
+
   it("backs off 1 s, 2 s, 4 s … up to 30 s between failed attempts", () => {
     expect([1, 2, 3, 4, 5, 6, 7].map(backoffMs)).toEqual([1000, 2000, 4000, 8000, 16000, 30000, 30000]);
   });
