@@ -12,6 +12,7 @@ import { EventRecorder } from "../lib/kube/events.ts";
 import { Informer, mergeInformers } from "../lib/kube/informer.ts";
 import { WorkQueue } from "../lib/kube/queue.ts";
 import { KubeClient, type KubeObject, type ResourceType } from "../lib/kube/rest.ts";
+import type { SecretPolicy } from "../lib/kube/secret-policy.ts";
 import { servedTypes, typeName } from "../lib/kube/served.ts";
 import type { Logger } from "../lib/log.ts";
 import type { BaremetalPoolSpec } from "../lib/api/baremetalpool.ts";
@@ -32,6 +33,8 @@ export interface ControllerOptions {
   log: Logger;
   metrics: OperatorMetrics;
   power?: Partial<Record<"TinkerbellBMC" | "Redfish" | "Manual", PowerControl>>;
+  /** Which Secrets references may reach and where BMC credentials may go; strict by default. */
+  secretPolicy?: SecretPolicy;
   /** Whether this replica leads right now (asked right before every power and wipe); always, without election. */
   leading?: () => boolean;
 }
@@ -89,12 +92,13 @@ export class PoolController {
     const client = new KubeClient(opts.kc);
     this.client = client;
     const events = new EventRecorder(opts.kc, "metalpool-operator");
-    const targets = new TargetClusters(opts.kc);
+    const targets = new TargetClusters(opts.kc, opts.secretPolicy);
     this.inventory = new InventoryController({
       client,
       hardware: mergeInformers(this.hardware),
       events,
       log: opts.log,
+      ...(opts.secretPolicy ? { policy: opts.secretPolicy } : {}),
     });
     this.reconciler = new PoolReconciler({
       client,

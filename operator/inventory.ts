@@ -7,6 +7,7 @@
 import { ANNOTATION, LABEL } from "../lib/api/labels.ts";
 import type { Hardware } from "../lib/api/tinkerbell.ts";
 import { syncInventory } from "../lib/bmc/inventory.ts";
+import type { SecretPolicy } from "../lib/kube/secret-policy.ts";
 import { BmcConfigError } from "../lib/bmc/target.ts";
 import type { EventRecorder } from "../lib/kube/events.ts";
 import type { Informer } from "../lib/kube/informer.ts";
@@ -51,6 +52,7 @@ export class InventoryController {
     events: EventRecorder;
     log: Logger;
     timeoutMs?: number;
+    policy?: SecretPolicy;
   };
   private running: Promise<void> | undefined;
 
@@ -97,11 +99,10 @@ export class InventoryController {
     const hw = this.deps.hardware.get(namespace, name);
     if (!hw || !needsInventory(hw, Date.now())) return;
     try {
-      const { inventory } = await syncInventory(
-        this.deps.client,
-        hw,
-        this.deps.timeoutMs ? { timeoutMs: this.deps.timeoutMs } : {},
-      );
+      const { inventory } = await syncInventory(this.deps.client, hw, {
+        ...(this.deps.timeoutMs ? { timeoutMs: this.deps.timeoutMs } : {}),
+        ...(this.deps.policy ? { policy: this.deps.policy } : {}),
+      });
       this.deps.log.info(
         {
           hardware: key,

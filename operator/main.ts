@@ -9,6 +9,7 @@ import { parseDuration } from "../lib/api/quantity.ts";
 import { flag, withCommonFlags } from "../lib/flags.ts";
 import { loadKubeConfig } from "../lib/kube/config.ts";
 import { LeaderElector } from "../lib/kube/lease.ts";
+import type { SecretPolicy } from "../lib/kube/secret-policy.ts";
 import { createLogger } from "../lib/log.ts";
 import { startOpsServer } from "../lib/ops-server.ts";
 import { PoolController } from "./controller.ts";
@@ -28,6 +29,8 @@ interface OperatorFlags {
   resync: string;
   retryBackoff: string;
   leaseDuration: string;
+  secretNamespaces: string;
+  allowInsecureBmc: boolean | string;
 }
 
 export function operatorCommand(): Command {
@@ -59,6 +62,20 @@ export function operatorCommand(): Command {
     .addOption(
       flag("--lease-duration <duration>", "leader Lease duration (renew deadline is 2/3 of it)", "15s"),
     )
+    .addOption(
+      flag(
+        "--secret-namespaces <ns,...>",
+        "namespaces, besides a pool's or Hardware's own, that Secret references may point into",
+        "",
+      ),
+    )
+    .addOption(
+      flag(
+        "--allow-insecure-bmc <bool>",
+        "allow plain-http BMC endpoints (credentials then cross the network unencrypted)",
+        "false",
+      ),
+    )
     .showHelpAfterError();
 }
 
@@ -72,6 +89,13 @@ async function main(): Promise<void> {
   if (!Number.isInteger(workers) || workers < 1)
     throw new Error(`--workers must be a positive integer, got "${o.workers}"`);
   const namespaces = typeof o.namespace === "string" ? o.namespace.split(",").filter(Boolean) : o.namespace;
+  const secretPolicy: SecretPolicy = {
+    extraNamespaces: o.secretNamespaces
+      .split(",")
+      .map((n) => n.trim())
+      .filter(Boolean),
+    allowInsecureBmc: String(o.allowInsecureBmc) === "true",
+  };
   let elector: LeaderElector | undefined;
   const controller = new PoolController({
     kc,
@@ -81,7 +105,8 @@ async function main(): Promise<void> {
     retryBackoffMs: parseDuration(o.retryBackoff),
     log,
     metrics,
-    power: powerDrivers(kc, log),
+    power: powerDrivers(kc, log, secretPolicy),
+    secretPolicy,
     leading: () => !elector || elector.isLeader(),
   });
   const leaderElect = String(o.leaderElect) !== "false";

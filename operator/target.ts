@@ -7,21 +7,36 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { BaremetalPoolSpec } from "../lib/api/baremetalpool.ts";
 import { kubeConfigFromString } from "../lib/kube/config.ts";
 import { KubeClient, isNotFound, type KubeObject } from "../lib/kube/rest.ts";
+import {
+  STRICT_SECRET_POLICY,
+  secretNamespaceRefusal,
+  type SecretPolicy,
+} from "../lib/kube/secret-policy.ts";
 import type { TargetCluster } from "./pool/reconcile.ts";
 import type { PoolObject } from "./pool/types.ts";
 
 export class TargetClusters {
   private readonly local: KubeClient;
   private readonly cache = new Map<string, { rv: string; client: KubeClient }>();
-  constructor(kc: KubeConfig) {
+  private readonly policy: SecretPolicy;
+  constructor(kc: KubeConfig, policy: SecretPolicy = STRICT_SECRET_POLICY) {
     this.local = new KubeClient(kc);
+    this.policy = policy;
   }
 
   async resolve(pool: PoolObject, spec: BaremetalPoolSpec): Promise<TargetCluster> {
     const namespace = spec.template.cluster.namespace ?? pool.metadata.namespace ?? "default";
     const ref = spec.template.cluster.kubeconfigSecretRef;
     if (!ref) return { client: this.local, namespace };
-    const secretNs = ref.namespace ?? pool.metadata.namespace ?? "default";
+    const poolNs = pool.metadata.namespace ?? "default";
+    const secretNs = ref.namespace ?? poolNs;
+    const refused = secretNamespaceRefusal(
+      this.policy,
+      `pool ${poolNs}/${pool.metadata.name}`,
+      poolNs,
+      secretNs,
+    );
+    if (refused) throw new Error(refused);
     let secret: KubeObject & { data?: Record<string, string> };
     try {
       secret = await this.local.get(SECRET, secretNs, ref.name);
@@ -35,7 +50,14 @@ export class TargetClusters {
     if (cached && cached.rv === secret.metadata.resourceVersion) return { client: cached.client, namespace };
     const encoded = secret.data?.[ref.key];
     if (!encoded) throw new Error(`kubeconfig Secret ${secretNs}/${ref.name} has no key "${ref.key}"`);
-    const client = new KubeClient(kubeConfigFromString(Buffer.from(encoded, "base64").toString("utf8")));
+    let kc: KubeConfig;
+    try {
+      kc = kubeConfigFromString(Buffer.from(encoded, "base64").toString("utf8"));
+    } catch {
+      // The parser's message can quote the text, and the text holds credentials: say only where it is.
+      throw new Error(`kubeconfig Secret ${secretNs}/${ref.name} key "${ref.key}" is not a valid kubeconfig`);
+    }
+    const client = new KubeClient(kc);
     this.cache.set(id, { rv: secret.metadata.resourceVersion ?? "", client });
     return { client, namespace };
   }

@@ -8,7 +8,7 @@ import { HARDWARE, type Hardware } from "../api/tinkerbell.ts";
 import type { KubeClient } from "../kube/rest.ts";
 import { RedfishClient } from "../redfish/client.ts";
 import { readInventory, type Inventory } from "../redfish/inventory.ts";
-import { resolveBmc } from "./target.ts";
+import { resolveBmc, type ResolveOptions } from "./target.ts";
 
 const GiB = 2 ** 30;
 
@@ -71,9 +71,9 @@ export async function writeInventory(
 export async function syncInventory(
   kube: KubeClient,
   hw: Hardware,
-  opts: { ca?: string; timeoutMs?: number; now?: Date } = {},
+  opts: ResolveOptions & { timeoutMs?: number; now?: Date } = {},
 ): Promise<{ hardware: Hardware; inventory: Inventory }> {
-  const bmc = await resolveBmc(kube, hw, opts.ca ? { ca: opts.ca } : {});
+  const bmc = await resolveBmc(kube, hw, opts);
   const redfish = new RedfishClient({
     ...bmc.endpoint,
     ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),

@@ -4,13 +4,11 @@
  */
 import type { KubeClient } from "../kube/rest.ts";
 import { RedfishClient, type PowerState } from "../redfish/client.ts";
-import { resolveBmc } from "./target.ts";
+import { resolveBmc, type ResolveOptions } from "./target.ts";
 import { wantsUefi } from "./boot-mode.ts";
 import type { MachinePower, PowerPath, PowerTarget } from "./power.ts";
 
-export interface RedfishPowerOptions {
-  /** PEM CA bundle BMC certificates must chain to (from the operator's flags). */
-  ca?: string;
+export interface RedfishPowerOptions extends ResolveOptions {
   timeoutMs?: number;
   retries?: number;
 }
@@ -26,7 +24,7 @@ export function redfishPowerPath(kube: KubeClient, opts: RedfishPowerOptions = {
     target: PowerTarget,
     act: (c: RedfishClient, systemId: string | undefined) => Promise<T>,
   ): Promise<T> => {
-    const bmc = await resolveBmc(kube, target.hardware, opts.ca ? { ca: opts.ca } : {});
+    const bmc = await resolveBmc(kube, target.hardware, opts);
     const client = new RedfishClient({
       ...bmc.endpoint,
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),

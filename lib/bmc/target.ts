@@ -8,6 +8,12 @@ import { SECRET } from "../api/core.ts";
 import { ANNOTATION } from "../api/labels.ts";
 import { BMC_MACHINE, type Hardware } from "../api/tinkerbell.ts";
 import { KubeClient, isNotFound, type KubeObject } from "../kube/rest.ts";
+import {
+  STRICT_SECRET_POLICY,
+  insecureEndpointRefusal,
+  secretNamespaceRefusal,
+  type SecretPolicy,
+} from "../kube/secret-policy.ts";
 import type { RedfishEndpoint } from "../redfish/client.ts";
 
 interface BmcMachine extends KubeObject {
@@ -79,7 +85,7 @@ async function fromMachine(
   client: KubeClient,
   hw: Hardware,
   machineName: string,
-  ca?: string,
+  opts: ResolveOptions,
 ): Promise<BmcTarget> {
   const ns = hw.metadata.namespace ?? "default";
   const owner = `Hardware ${ns}/${hw.metadata.name}`;
@@ -90,8 +96,13 @@ async function fromMachine(
   const ref = c.authSecretRef;
   if (!ref?.name)
     throw new BmcConfigError(`${owner}: bmc Machine ${machineName} has no connection.authSecretRef`);
+  const policy = opts.policy ?? STRICT_SECRET_POLICY;
+  const refused =
+    secretNamespaceRefusal(policy, `bmc Machine ${ns}/${machineName}`, ns, ref.namespace ?? ns) ??
+    insecureEndpointRefusal(policy, owner, redfishUrl(c.host, redfishPort(c)));
+  if (refused) throw new BmcConfigError(refused);
   const creds = await credentials(client, ref.namespace ?? ns, ref.name, owner);
-  return machineTarget(c, creds, hw, ca);
+  return machineTarget(c, creds, hw, opts.ca);
 }
 
 function machineTarget(
@@ -120,15 +131,18 @@ async function fromAnnotations(
   client: KubeClient,
   hw: Hardware,
   endpoint: string,
-  ca?: string,
+  opts: ResolveOptions,
 ): Promise<BmcTarget> {
   const ns = hw.metadata.namespace ?? "default";
   const owner = `Hardware ${ns}/${hw.metadata.name}`;
   const annotations = hw.metadata.annotations ?? {};
   const secretName = annotations[ANNOTATION.bmcSecret];
   if (!secretName) throw new BmcConfigError(`${owner}: annotation ${ANNOTATION.bmcSecret} is missing`);
-  const creds = await credentials(client, ns, secretName, owner);
   const url = redfishUrl(endpoint, undefined);
+  const refused = insecureEndpointRefusal(opts.policy ?? STRICT_SECRET_POLICY, owner, url);
+  if (refused) throw new BmcConfigError(refused);
+  const creds = await credentials(client, ns, secretName, owner);
+  const ca = opts.ca;
   const system = annotations[ANNOTATION.bmcSystem];
   return {
     endpoint: { url, ...creds, ...(ca ? { ca } : {}) },
@@ -141,14 +155,20 @@ async function fromAnnotations(
  * The BMC of a Hardware: spec.bmcRef wins over the annotations. Throws BmcConfigError, naming what is
  * missing, when neither leads to an endpoint and credentials.
  */
+export interface ResolveOptions {
+  ca?: string;
+  /** Which Secrets may be read and where credentials may go; strict by default. */
+  policy?: SecretPolicy;
+}
+
 export async function resolveBmc(
   client: KubeClient,
   hw: Hardware,
-  opts: { ca?: string } = {},
+  opts: ResolveOptions = {},
 ): Promise<BmcTarget> {
-  if (hw.spec.bmcRef?.name) return fromMachine(client, hw, hw.spec.bmcRef.name, opts.ca);
+  if (hw.spec.bmcRef?.name) return fromMachine(client, hw, hw.spec.bmcRef.name, opts);
   const endpoint = hw.metadata.annotations?.[ANNOTATION.bmcEndpoint];
-  if (endpoint) return fromAnnotations(client, hw, endpoint, opts.ca);
+  if (endpoint) return fromAnnotations(client, hw, endpoint, opts);
   throw new BmcConfigError(
     `Hardware ${hw.metadata.namespace ?? "default"}/${hw.metadata.name} has no BMC: set spec.bmcRef or the ${ANNOTATION.bmcEndpoint} annotation`,
   );

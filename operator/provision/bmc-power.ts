@@ -4,6 +4,7 @@
  * (pool/apply.ts) re-checks the claim on a fresh read first and records that it asked before asking.
  */
 import { bmcJobPowerPath, redfishPowerPath, type PowerPath } from "../../lib/bmc/power.ts";
+import type { RedfishPowerOptions } from "../../lib/bmc/power-redfish.ts";
 import type { KubeClient } from "../../lib/kube/rest.ts";
 import type { PowerControl } from "./power.ts";
 
@@ -18,5 +19,6 @@ export function powerControl(path: PowerPath): PowerControl {
   };
 }
 
-export const redfishPower = (kube: KubeClient): PowerControl => powerControl(redfishPowerPath(kube));
+export const redfishPower = (kube: KubeClient, opts: RedfishPowerOptions = {}): PowerControl =>
+  powerControl(redfishPowerPath(kube, opts));
 export const bmcJobPower = (kube: KubeClient): PowerControl => powerControl(bmcJobPowerPath(kube));

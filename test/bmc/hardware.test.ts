@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BMC_JOB, BMC_MACHINE, HARDWARE, type BmcJob, type Hardware } from "../../lib/api/tinkerbell.ts";
 import { resolveBmc } from "../../lib/bmc/target.ts";
+import type { SecretPolicy } from "../../lib/kube/secret-policy.ts";
 import { KubeClient } from "../../lib/kube/rest.ts";
 import { bmcJobPower } from "../../operator/provision/bmc-power.ts";
 import { POOL } from "../../operator/pool/reconcile.ts";
@@ -17,6 +18,9 @@ import { waitFor } from "../harness/ports.ts";
 import { startRedfishEmulator, type RedfishEmulator } from "../harness/redfish.ts";
 import { WorkflowSimulator } from "../harness/workflow-simulator.ts";
 import { World, hardware, poolObject } from "../operator/fixtures.ts";
+
+/** The Redfish emulator here speaks plain http; production refuses that unless told otherwise. */
+const PLAIN_HTTP_LAB: SecretPolicy = { extraNamespaces: [], allowInsecureBmc: true };
 
 const kc = testKubeConfig();
 const client = new KubeClient(kc);
@@ -76,7 +80,7 @@ afterAll(async () => {
 describe("BMC resolution", () => {
   it("reads endpoint, system and credentials from the bmc Machine and its Secret", async () => {
     const hw = await serverWithBmc("resolve", SYSTEMS.b);
-    const target = await resolveBmc(client, hw);
+    const target = await resolveBmc(client, hw, { policy: PLAIN_HTTP_LAB });
     expect(target.endpoint).toMatchObject({
       url: `http://127.0.0.1:${new URL(bmc.url).port}`,
       username: bmc.username,
@@ -94,13 +98,56 @@ describe("BMC resolution", () => {
         bmcRef: { apiGroup: "bmc.tinkerbell.org", kind: "Machine", name: "nowhere" },
       },
     });
-    await expect(resolveBmc(client, orphan)).rejects.toThrow(
+    await expect(resolveBmc(client, orphan, { policy: PLAIN_HTTP_LAB })).rejects.toThrow(
       `Hardware ${ns}/orphan: bmc Machine ${ns}/nowhere (spec.bmcRef) not found`,
     );
     const plain = await client.create(HARDWARE, hardware(ns, "plain"));
-    await expect(resolveBmc(client, plain)).rejects.toThrow(
+    await expect(resolveBmc(client, plain, { policy: PLAIN_HTTP_LAB })).rejects.toThrow(
       `Hardware ${ns}/plain has no BMC: set spec.bmcRef or the metalpool.io/bmc-endpoint annotation`,
     );
+  });
+});
+
+describe("borrowed Secrets and plain http", () => {
+  it("refuses a plain-http BMC unless the operator allows it, before reading any Secret", async () => {
+    const hw = await serverWithBmc("plainhttp", SYSTEMS.b);
+    await expect(resolveBmc(client, hw)).rejects.toThrow(
+      `Hardware ${ns}/plainhttp: BMC endpoint 127.0.0.1:${new URL(bmc.url).port} is plain http, which would send its credentials unencrypted; use https, or start the operator with --allow-insecure-bmc`,
+    );
+  });
+
+  it("keeps a bmc Machine's Secret reference in its own namespace unless that namespace is allowed", async () => {
+    const other = await createNamespace(core, "vault");
+    await core.createNamespacedSecret({
+      namespace: other,
+      body: { metadata: { name: "admin" }, stringData: { username: "root", password: "crown-jewels" } },
+    });
+    const url = new URL(bmc.url);
+    await client.create(BMC_MACHINE, {
+      metadata: { name: "borrow-bmc", namespace: ns },
+      spec: {
+        connection: {
+          host: `http://${url.hostname}`,
+          port: Number(url.port),
+          authSecretRef: { name: "admin", namespace: other },
+          insecureTLS: false,
+        },
+      },
+    });
+    const hw = await client.create(HARDWARE, {
+      ...hardware(ns, "borrow"),
+      spec: {
+        ...hardware(ns, "borrow").spec,
+        bmcRef: { apiGroup: "bmc.tinkerbell.org", kind: "Machine", name: "borrow-bmc" },
+      },
+    });
+    const refused = resolveBmc(client, hw, { policy: PLAIN_HTTP_LAB });
+    await expect(refused).rejects.toThrow(
+      `bmc Machine ${ns}/borrow-bmc refers to a Secret in namespace ${other}; references may only point into ${ns} (the operator's --secret-namespaces lists more)`,
+    );
+    await expect(refused).rejects.not.toThrow(/crown-jewels/);
+    const allowed = await resolveBmc(client, hw, { policy: { ...PLAIN_HTTP_LAB, extraNamespaces: [other] } });
+    expect(allowed.endpoint.username).toBe("root");
   });
 });
 
@@ -127,7 +174,12 @@ describe("the operator with BMCs", () => {
   beforeAll(() => {
     sim = new WorkflowSimulator(kc, ns, () => "hang");
     sim.start();
-    operator = startOperator({ kubeconfig: kubeconfigPath(), namespace: ns, identity: "bmc" });
+    operator = startOperator({
+      kubeconfig: kubeconfigPath(),
+      namespace: ns,
+      identity: "bmc",
+      extraArgs: ["--allow-insecure-bmc", "true"],
+    });
   });
 
   it("fills inventory labels, annotation and disks of a free server from its BMC", async () => {

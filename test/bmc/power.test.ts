@@ -10,11 +10,15 @@ import { BMC_JOB, BMC_MACHINE, HARDWARE, type BmcJob, type Hardware } from "../.
 import { syncInventory } from "../../lib/bmc/inventory.ts";
 import { bmcJobPowerPath, redfishPowerPath, type PowerTarget } from "../../lib/bmc/power.ts";
 import { BmcConfigError } from "../../lib/bmc/target.ts";
+import type { SecretPolicy } from "../../lib/kube/secret-policy.ts";
 import { KubeClient, type KubeObject } from "../../lib/kube/rest.ts";
 import { RedfishError } from "../../lib/redfish/errors.ts";
 import { createNamespace, testKubeConfig } from "../harness/kube.ts";
 import { waitFor } from "../harness/ports.ts";
 import { startRedfishEmulator, type RedfishEmulator } from "../harness/redfish.ts";
+
+/** The Redfish emulator here speaks plain http; production refuses that unless told otherwise. */
+const PLAIN_HTTP_LAB: SecretPolicy = { extraNamespaces: [], allowInsecureBmc: true };
 
 const kc = testKubeConfig();
 const kube = new KubeClient(kc);
@@ -99,7 +103,8 @@ afterAll(async () => {
 });
 
 describe("the Redfish power path", () => {
-  const power = (): ReturnType<typeof redfishPowerPath> => redfishPowerPath(kube, { timeoutMs: 5_000 });
+  const power = (): ReturnType<typeof redfishPowerPath> =>
+    redfishPowerPath(kube, { timeoutMs: 5_000, policy: PLAIN_HTTP_LAB });
 
   it("boots a server that is off from the network once, in UEFI mode, touching no other system", async () => {
     const hw = await withMachine("uefi-off", SYSTEM.off);
@@ -247,7 +252,7 @@ describe("syncInventory", () => {
       }),
     );
     const now = new Date("2026-11-25T01:30:00Z");
-    const { hardware } = await syncInventory(kube, hw, { now });
+    const { hardware } = await syncInventory(kube, hw, { now, policy: PLAIN_HTTP_LAB });
     const stored = await kube.get<Hardware>(HARDWARE, ns, "annotated");
     expect(stored).toEqual(hardware);
     expect(stored.spec.disks).toEqual([
@@ -282,7 +287,7 @@ describe("syncInventory", () => {
       { spec: { disks: [{ device: "/dev/nvme0n1" }] } },
       "merge",
     );
-    await syncInventory(kube, listed);
+    await syncInventory(kube, listed, { policy: PLAIN_HTTP_LAB });
     const stored = await kube.get<Hardware>(HARDWARE, ns, hw.metadata.name ?? "");
     expect(stored.spec.disks).toEqual([{ device: "/dev/nvme0n1" }]);
     expect(stored.metadata.labels?.["metalpool.io/disks"]).toBe("3");
@@ -291,7 +296,7 @@ describe("syncInventory", () => {
   it("does not overwrite disks a person set after the Hardware was read (it writes on a fresh read)", async () => {
     const stale = await withMachine("racing", SYSTEM.disks);
     await kube.patch(HARDWARE, ns, "racing", { spec: { disks: [{ device: "/dev/vda" }] } }, "merge");
-    await syncInventory(kube, stale);
+    await syncInventory(kube, stale, { policy: PLAIN_HTTP_LAB });
     const after = await kube.get<Hardware>(HARDWARE, ns, "racing");
     expect(after.spec.disks).toEqual([{ device: "/dev/vda" }]);
     expect(after.metadata.annotations?.["metalpool.io/inventory"]).toBeDefined();
@@ -306,7 +311,7 @@ describe("syncInventory", () => {
       { metadata: { labels: { "metalpool.io/pool-uid": "some-pool" } } },
       "merge",
     );
-    await syncInventory(kube, stale);
+    await syncInventory(kube, stale, { policy: PLAIN_HTTP_LAB });
     const after = await kube.get<Hardware>(HARDWARE, ns, "claimed-meanwhile");
     expect(after.metadata.resourceVersion).toBe(claimed.metadata.resourceVersion);
   });
@@ -318,7 +323,7 @@ describe("syncInventory", () => {
         annotations: { "metalpool.io/bmc-endpoint": bmc.url, "metalpool.io/bmc-secret": "absent" },
       }),
     );
-    await expect(syncInventory(kube, hw)).rejects.toThrow(
+    await expect(syncInventory(kube, hw, { policy: PLAIN_HTTP_LAB })).rejects.toThrow(
       new BmcConfigError(`Hardware ${ns}/no-secret: credential Secret ${ns}/absent not found`),
     );
   });

@@ -64,6 +64,9 @@ describe("the Helm chart", () => {
     expect((JSON.parse(dashboard?.data["metalpool.json"] ?? "{}") as { uid?: string }).uid).toBe("metalpool-overview");
     const discovery = all.find((o) => o.kind === "Deployment" && o.metadata?.name === "mp-discovery") as { spec: { template: { spec: { hostNetwork: boolean } } } } | undefined;
     expect(discovery?.spec.template.spec.hostNetwork).toBe(true);
+    // Discovery listens on a hostile network: it may read no Secret and no BMC.
+    const role = all.find((o) => o.kind === "ClusterRole" && o.metadata?.name === "mp-discovery") as { rules: { resources: string[] }[] } | undefined;
+    expect(role?.rules.flatMap((r) => r.resources)).toEqual(["hardware", "events"]);
   });
 });
 
