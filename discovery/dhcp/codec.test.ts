@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { packet } from "../../test/fixtures/dhcp.ts";
-import { DhcpDecodeError, decode, encode } from "./codec.ts";
+import { DhcpDecodeError, MAX_PACKET_BYTES, decode, encode } from "./codec.ts";
 
 const bytes = (...xs: number[]): Uint8Array => Uint8Array.from(xs);
 
@@ -24,6 +24,36 @@ describe("the DHCP codec", () => {
     const long = Uint8Array.from({ length: 600 }, (_, i) => i % 256);
     const decoded = decode(encode(packet([[43, long]])));
     expect(decoded.options.get(43)).toEqual(long);
+  });
+
+  it("joins thousands of tiny instances of one option in packet order", () => {
+    const header = encode(packet([])).subarray(0, 240);
+    const instances = Array.from({ length: 900 }, (_, i) => [43, 2, i >> 8, i & 255]).flat();
+    const decoded = decode(Uint8Array.from([...header, ...instances, 53, 1, 1, 255]));
+    const expected = Uint8Array.from(Array.from({ length: 900 }, (_, i) => [i >> 8, i & 255]).flat());
+    expect(decoded.options.get(43)).toEqual(expected);
+    expect([...decoded.options.keys()]).toEqual([43, 53]);
+  });
+
+  it("copies option values, so reusing the receive buffer cannot change a decoded packet", () => {
+    const raw = encode(packet([[60, Buffer.from("PXEClient")]]));
+    const decoded = decode(raw);
+    raw.fill(0, 240);
+    expect(Buffer.from(decoded.options.get(60) ?? []).toString()).toBe("PXEClient");
+  });
+
+  it("spills options into file, then sname, when option 52 allows and the packet must stay short", () => {
+    const long = Uint8Array.from({ length: 300 }, (_, i) => i % 251);
+    const p = packet([
+      [52, bytes(3)],
+      [43, long],
+      [60, Buffer.from("PXEClient")],
+    ]);
+    const raw = encode(p, { maxLength: 400 });
+    expect(raw.length).toBeLessThanOrEqual(400);
+    expect(raw[108]).not.toBe(0); // the file field carries options
+    expect(decode(raw)).toEqual(p);
+    expect(() => encode(packet([[43, long]]), { maxLength: 400 })).toThrow(RangeError);
   });
 
   it("skips pad bytes between options instead of losing the packet", () => {
@@ -52,6 +82,11 @@ describe("the DHCP codec", () => {
   });
 
   it.each([
+    [
+      "a packet over the size limit",
+      new Uint8Array(MAX_PACKET_BYTES + 1),
+      `packet is ${MAX_PACKET_BYTES + 1} bytes; discovery accepts at most ${MAX_PACKET_BYTES}`,
+    ],
     ["a short packet", new Uint8Array(100), "packet is 100 bytes; a DHCP packet has at least 240"],
     [
       "a bad magic cookie",
