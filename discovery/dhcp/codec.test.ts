@@ -1,9 +1,57 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { packet } from "../../test/fixtures/dhcp.ts";
-import { DhcpDecodeError, MAX_PACKET_BYTES, decode, encode } from "./codec.ts";
+import {
+  BOOTREPLY,
+  BOOTREQUEST,
+  DhcpDecodeError,
+  type DhcpPacket,
+  MAX_PACKET_BYTES,
+  decode,
+  encode,
+} from "./codec.ts";
 
 const bytes = (...xs: number[]): Uint8Array => Uint8Array.from(xs);
+
+const byte = fc.nat(255);
+const ipv4 = fc.tuple(byte, byte, byte, byte).map((parts) => parts.join("."));
+const cString = (maxLength: number): fc.Arbitrary<string> =>
+  fc.string({ unit: fc.integer({ min: 1, max: 255 }).map((c) => String.fromCharCode(c)), maxLength });
+/** Options other than 52, some long enough to be split into several instances (RFC 3396). */
+const options = fc.uniqueArray(
+  fc.tuple(
+    fc.integer({ min: 1, max: 254 }).filter((c) => c !== 52),
+    fc.oneof(fc.uint8Array({ maxLength: 16 }), fc.uint8Array({ maxLength: 700 })),
+  ),
+  { selector: ([code]) => code, maxLength: 5 },
+);
+
+/** Every packet decode can give: with option 52, the overloaded fields carry options and no names. */
+const packets: fc.Arbitrary<DhcpPacket> = fc
+  .record({
+    op: fc.constantFrom(BOOTREQUEST, BOOTREPLY),
+    htype: byte,
+    hlen: fc.nat(16),
+    hops: byte,
+    xid: fc.nat(0xffffffff),
+    secs: fc.nat(0xffff),
+    flags: fc.nat(0xffff),
+    ciaddr: ipv4,
+    yiaddr: ipv4,
+    siaddr: ipv4,
+    giaddr: ipv4,
+    chaddr: fc.uint8Array({ minLength: 16, maxLength: 16 }),
+    sname: cString(63),
+    file: cString(127),
+    options,
+    overload: fc.constantFrom(0, 1, 2, 3),
+  })
+  .map(({ options: opts, overload, ...header }) => ({
+    ...header,
+    sname: overload & 2 ? "" : header.sname,
+    file: overload & 1 ? "" : header.file,
+    options: new Map([...(overload ? ([[52, bytes(overload)]] as const) : []), ...opts]),
+  }));
 
 describe("the DHCP codec", () => {
   it("round-trips every header field and option", () => {
@@ -18,6 +66,33 @@ describe("the DHCP codec", () => {
       { giaddr: "10.1.2.3", hops: 1, sname: "server", file: "undionly.kpxe" },
     );
     expect(decode(encode(p))).toEqual(p);
+  });
+
+  it("decode(encode(p)) equals p for every packet, with and without a length limit", () => {
+    let spilled = 0;
+    fc.assert(
+      fc.property(
+        packets,
+        fc.option(fc.integer({ min: 244, max: 1500 }), { nil: undefined }),
+        (p, maxLength) => {
+          let raw: Uint8Array;
+          try {
+            raw = encode(p, { maxLength });
+          } catch (err) {
+            // Only a limit can make options not fit.
+            expect(maxLength).toBeDefined();
+            expect(err).toBeInstanceOf(RangeError);
+            return;
+          }
+          expect(raw.length).toBeLessThanOrEqual(maxLength ?? Infinity);
+          expect(decode(raw)).toEqual(p);
+          if (raw[108] !== 0 && raw[108] !== 255 && p.options.has(52)) spilled += 1;
+        },
+      ),
+      { numRuns: 1000 },
+    );
+    // The limit really sent options into file and sname, not only into the options field.
+    expect(spilled).toBeGreaterThan(20);
   });
 
   it("joins a long option split over several instances (RFC 3396)", () => {

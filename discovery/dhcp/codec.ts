@@ -194,7 +194,8 @@ export interface EncodeOptions {
 }
 
 function checkInteger(name: string, value: number, max: number): void {
-  if (!Number.isInteger(value) || value < 0 || value > max)
+  // -0 too: it would come back as 0.
+  if (!Number.isInteger(value) || value < 0 || Object.is(value, -0) || value > max)
     throw new RangeError(`${name} ${value} is not an integer in 0..${max}`);
 }
 
