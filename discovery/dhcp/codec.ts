@@ -66,59 +66,13 @@ function cString(b: Uint8Array): string {
   return Buffer.from(b.subarray(0, end < 0 ? b.length : end)).toString("latin1");
 }
 
+type Visit = (code: number, start: number, end: number) => void;
+
 /**
- * Where each option's instances lie in the packet, in the order they were read. Values are joined once,
- * at the end: joining on every instance made a packet of many small instances quadratic (RFC 3396 lets a
- * sender split an option as finely as it likes).
+ * Walks the code/length/value triples of b[from, to), calling `visit` with each instance's value span.
+ * Offsets in messages are relative to `from`.
  */
-class OptionInstances {
-  /** Per code: start and end offsets of each instance, flattened. Offsets, not views: cheaper per instance. */
-  private readonly spans: (number[] | undefined)[] = [];
-  private readonly lengths: number[] = [];
-  /** Codes in order of first appearance, so the joined map keeps the packet's order. */
-  private readonly order: number[] = [];
-
-  add(code: number, start: number, end: number): void {
-    const spans = this.spans[code];
-    if (spans) {
-      spans.push(start, end);
-      this.lengths[code] = (this.lengths[code] as number) + end - start;
-    } else {
-      this.spans[code] = [start, end];
-      this.lengths[code] = end - start;
-      this.order.push(code);
-    }
-  }
-
-  /** The first byte of the joined value of `code`, if it has one. */
-  firstByte(b: Uint8Array, code: number): number | undefined {
-    const spans = this.spans[code] ?? [];
-    for (let i = 0; i < spans.length; i += 2) {
-      if ((spans[i + 1] as number) > (spans[i] as number)) return b[spans[i] as number];
-    }
-    return undefined;
-  }
-
-  /** Copies every option's instances into one value per code (copies: the packet never aliases the input). */
-  join(b: Uint8Array): Map<number, Uint8Array> {
-    const out = new Map<number, Uint8Array>();
-    for (const code of this.order) {
-      const spans = this.spans[code] as number[];
-      const value = new Uint8Array(this.lengths[code] as number);
-      let at = 0;
-      for (let i = 0; i < spans.length; i += 2) {
-        // A byte loop: most instances are tiny, and a subarray per instance costs more than the copy.
-        for (let j = spans[i] as number, end = spans[i + 1] as number; j < end; j++)
-          value[at++] = b[j] as number;
-      }
-      out.set(code, value);
-    }
-    return out;
-  }
-}
-
-/** Reads code/length/value triples from b[from, to) into `into`; offsets in messages are relative to `from`. */
-function readOptions(b: Uint8Array, from: number, to: number, where: string, into: OptionInstances): void {
+function walkOptions(b: Uint8Array, from: number, to: number, where: string, visit: Visit): void {
   let i = from;
   while (i < to) {
     const code = b[i] as number;
@@ -135,9 +89,55 @@ function readOptions(b: Uint8Array, from: number, to: number, where: string, int
         `${where}: option ${code} at offset ${i - from} claims ${len} bytes but only ${to - i - 2} remain`,
       );
     }
-    into.add(code, i + 2, i + 2 + len);
+    visit(code, i + 2, i + 2 + len);
     i += 2 + len;
   }
+}
+
+/**
+ * Reads every option, joining the instances of each code in order (RFC 3396), in two walks over the
+ * packet: the first checks it and measures each value, the second copies each instance once into its
+ * value. Joining as instances arrived made a packet of many small instances quadratic, and even keeping a
+ * list of instances per code costs garbage in proportion to their number. Values are copies: the packet
+ * never aliases the input buffer.
+ */
+function readOptions(b: Uint8Array): { options: Map<number, Uint8Array>; overload: number } {
+  const lengths = new Uint32Array(256);
+  const seen = new Uint8Array(256);
+  const order: number[] = [];
+  let overloadAt = -1;
+  const measure: Visit = (code, start, end) => {
+    if (!seen[code]) {
+      seen[code] = 1;
+      order.push(code);
+    }
+    lengths[code] = (lengths[code] as number) + end - start;
+    if (code === OPTION_OVERLOAD && overloadAt < 0 && end > start) overloadAt = start;
+  };
+  walkOptions(b, MIN_LENGTH, b.length, "options", measure);
+  // Option overload (52), from the options field only: file (1), sname (2) or both (3) carry more
+  // options, read in that order.
+  const overload = overloadAt < 0 ? 0 : (b[overloadAt] as number);
+  const areas: [number, number, string][] = [[MIN_LENGTH, b.length, "options"]];
+  if (overload & 1) areas.push([FILE.start, FILE.end, "file field"]);
+  if (overload & 2) areas.push([SNAME.start, SNAME.end, "sname field"]);
+  for (const [from, to, where] of areas.slice(1)) walkOptions(b, from, to, where, measure);
+
+  const values: Uint8Array[] = [];
+  const filled = new Uint32Array(256);
+  for (const code of order) values[code] = new Uint8Array(lengths[code] as number);
+  const copy: Visit = (code, start, end) => {
+    const value = values[code] as Uint8Array;
+    let at = filled[code] as number;
+    // A byte loop for small instances: a subarray per instance costs more than the copy.
+    if (end - start > 32) {
+      value.set(b.subarray(start, end), at);
+      at += end - start;
+    } else for (let j = start; j < end; j++) value[at++] = b[j] as number;
+    filled[code] = at;
+  };
+  for (const [from, to, where] of areas) walkOptions(b, from, to, where, copy);
+  return { options: new Map(order.map((code) => [code, values[code] as Uint8Array])), overload };
 }
 
 /** Refuses what is not a DHCP packet at all, before any option is read. */
@@ -160,12 +160,7 @@ export function decode(input: Uint8Array, limits: DecodeLimits = {}): DhcpPacket
   const b = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   checkFraming(b, view, limits.maxPacketBytes ?? MAX_PACKET_BYTES);
-  const instances = new OptionInstances();
-  readOptions(b, MIN_LENGTH, b.length, "options", instances);
-  const overload = instances.firstByte(b, OPTION_OVERLOAD) ?? 0;
-  // Option overload (52): file (1), sname (2) or both (3) carry more options, in that order.
-  if (overload & 1) readOptions(b, FILE.start, FILE.end, "file field", instances);
-  if (overload & 2) readOptions(b, SNAME.start, SNAME.end, "sname field", instances);
+  const { options, overload } = readOptions(b);
   return {
     op: b[0] as number,
     htype: b[1] as number,
@@ -181,7 +176,7 @@ export function decode(input: Uint8Array, limits: DecodeLimits = {}): DhcpPacket
     chaddr: Uint8Array.from(b.subarray(28, 44)),
     sname: overload & 2 ? "" : cString(b.subarray(SNAME.start, SNAME.end)),
     file: overload & 1 ? "" : cString(b.subarray(FILE.start, FILE.end)),
-    options: instances.join(b),
+    options,
   };
 }
 
