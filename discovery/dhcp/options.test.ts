@@ -212,6 +212,14 @@ describe("encoders on known values", () => {
     expect(encodeClientUuid(OVMF_SMBIOS_UUID)).toEqual(OVMF_UUID_OPTION);
   });
 
+  it("text views keep NULs inside a value and drop those at its end", () => {
+    const value = Uint8Array.from([...Buffer.from("a\0b"), ...new Uint8Array(3000)]);
+    expect(vendorClass(packet([[OPTION.vendorClass, value]]))).toBe("a\0b");
+    expect(hostname(packet([[OPTION.hostname, Uint8Array.from([...new Uint8Array(3000), 0x61])]]))).toBe(
+      "\0".repeat(3000) + "a",
+    );
+  });
+
   it("write iPXE's user class as an RFC 3004 list", () => {
     expect(encodeUserClasses(["iPXE"])).toEqual(Uint8Array.of(4, 0x69, 0x50, 0x58, 0x45));
   });

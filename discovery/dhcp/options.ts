@@ -32,7 +32,15 @@ export const MESSAGE_TYPES = [
 ] as const;
 export type MessageType = Exclude<(typeof MESSAGE_TYPES)[number], "">;
 
-const text = (b: Uint8Array): string => Buffer.from(b).toString("latin1").replace(/\0+$/, "");
+/**
+ * latin1 without its trailing NULs. Found by a scan, not /\0+$/: that regex retries from every NUL of a
+ * run that is not at the end, which made a 4 KB option of NULs and one letter cost ~7 ms.
+ */
+function text(b: Uint8Array): string {
+  let end = b.length;
+  while (end > 0 && b[end - 1] === 0) end -= 1;
+  return Buffer.from(b.buffer, b.byteOffset, end).toString("latin1");
+}
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 
 /** Bytes of a latin1 string the text view reads back unchanged (it drops trailing NULs). */
