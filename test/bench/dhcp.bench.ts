@@ -48,6 +48,8 @@ const shapes: [string, Uint8Array, { maxPacketBytes?: number }][] = [
   ["PXE DISCOVER from OVMF", pxeDiscover, {}],
   ["4 KB (the limit) of 2-byte option-43 instances", splitOptionDatagram(MAX_PACKET_BYTES, 2), {}],
   ["4 KB of option 60 NULs then a letter", nulRun, {}],
+  ["4 KB of option 82, empty sub-options", splitOptionDatagram(MAX_PACKET_BYTES, 253, [82], [], 0), {}],
+  ["4 KB of option 77, 1-byte user classes", splitOptionDatagram(MAX_PACKET_BYTES, 253, [77], [], 1), {}],
   ["64 KB at the default limit (refused)", splitOptionDatagram(MAX_UDP_PAYLOAD, 2), {}],
   ["64 KB of 2-byte option-43 instances, limit lifted", splitOptionDatagram(MAX_UDP_PAYLOAD, 2), lifted],
   [
@@ -93,6 +95,7 @@ test.runIf(FUZZ_PACKETS > 0)(`fuzz: ${FUZZ_PACKETS} generated datagrams (seed ${
   >;
   let decodeMs = 0;
   let slowest = { ms: 0, index: -1, shape: "", bytes: 0 };
+  let overTarget = 0;
   const started = performance.now();
   for (let i = 0; i < FUZZ_PACKETS; i++) {
     const { shape, bytes } = fuzzDatagram(FUZZ_SEED, i);
@@ -110,6 +113,7 @@ test.runIf(FUZZ_PACKETS > 0)(`fuzz: ${FUZZ_PACKETS} generated datagrams (seed ${
     }
     const ms = performance.now() - t0;
     decodeMs += ms;
+    if (ms > TARGET_MS) overTarget += 1;
     if (ms > slowest.ms) slowest = { ms, index: i, shape, bytes: bytes.length };
     tally[shape][outcome] += 1;
   }
@@ -119,6 +123,7 @@ test.runIf(FUZZ_PACKETS > 0)(`fuzz: ${FUZZ_PACKETS} generated datagrams (seed ${
     [
       `fuzz seed ${FUZZ_SEED}: ${count} datagrams in ${(total / 1000).toFixed(1)} s ` +
         `(decoding and views ${(decodeMs / 1000).toFixed(1)} s, the rest is generating them)`,
+      `over ${TARGET_MS} ms: ${overTarget} (a GC pause or the first, unoptimised calls can be one)`,
       `slowest: datagram ${slowest.index} (${slowest.shape}, ${slowest.bytes} bytes) ${slowest.ms.toFixed(2)} ms`,
       ...FUZZ_SHAPES.map((s) => `${s}: ${tally[s].decoded} decoded, ${tally[s].refused} refused`),
     ].join("\n"),
