@@ -5,11 +5,11 @@
  */
 import { describe, expect, it } from "vitest";
 import {
-  FUZZ_SHAPES,
-  type FuzzShape,
   MAX_UDP_PAYLOAD,
   decodeHostile,
+  emptyFuzzTally,
   fuzzDatagram,
+  fuzzFailure,
 } from "../../test/fixtures/dhcp.ts";
 import { MAX_PACKET_BYTES } from "./codec.ts";
 
@@ -18,22 +18,14 @@ const COUNT = 20_000;
 
 describe(`the DHCP decoder under fuzzing (seed ${SEED})`, () => {
   it(`decodes or refuses with DhcpDecodeError each of ${COUNT} generated datagrams`, () => {
-    const tally = Object.fromEntries(FUZZ_SHAPES.map((s) => [s, { decoded: 0, refused: 0 }])) as Record<
-      FuzzShape,
-      { decoded: number; refused: number }
-    >;
+    const tally = emptyFuzzTally();
     let longest = 0;
     for (let i = 0; i < COUNT; i++) {
       const { shape, bytes } = fuzzDatagram(SEED, i);
       try {
         tally[shape][decodeHostile(bytes)] += 1;
       } catch (err) {
-        throw new Error(
-          `datagram ${i} of seed ${SEED} (${shape}, ${bytes.length} bytes) threw ${String(err)}`,
-          {
-            cause: err,
-          },
-        );
+        throw fuzzFailure(SEED, i, shape, bytes, err);
       }
       longest = Math.max(longest, bytes.length);
     }

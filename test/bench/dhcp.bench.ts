@@ -10,12 +10,13 @@ import { expect, test } from "vitest";
 import { MAX_PACKET_BYTES, decode, encode } from "../../discovery/dhcp/codec.ts";
 import {
   FUZZ_SHAPES,
-  type FuzzShape,
   MAX_UDP_PAYLOAD,
   OVMF_UUID_OPTION,
   decodeHostile,
+  emptyFuzzTally,
   fillOverloadedFields,
   fuzzDatagram,
+  fuzzFailure,
   packet,
   readEveryView,
   splitOptionDatagram,
@@ -89,13 +90,10 @@ const FUZZ_PACKETS = Number(process.env.FUZZ_PACKETS ?? 0);
 const FUZZ_SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 0x7fffffff);
 
 test.runIf(FUZZ_PACKETS > 0)(`fuzz: ${FUZZ_PACKETS} generated datagrams (seed ${FUZZ_SEED})`, () => {
-  const tally = Object.fromEntries(FUZZ_SHAPES.map((s) => [s, { decoded: 0, refused: 0 }])) as Record<
-    FuzzShape,
-    { decoded: number; refused: number }
-  >;
+  const tally = emptyFuzzTally();
   let decodeMs = 0;
   let slowest = { ms: 0, index: -1, shape: "", bytes: 0 };
-  let overTarget = 0;
+  const overTarget: number[] = [];
   const started = performance.now();
   for (let i = 0; i < FUZZ_PACKETS; i++) {
     const { shape, bytes } = fuzzDatagram(FUZZ_SEED, i);
@@ -104,29 +102,39 @@ test.runIf(FUZZ_PACKETS > 0)(`fuzz: ${FUZZ_PACKETS} generated datagrams (seed ${
     try {
       outcome = decodeHostile(bytes);
     } catch (err) {
-      throw new Error(
-        `datagram ${i} of seed ${FUZZ_SEED} (${shape}, ${bytes.length} bytes) threw ${String(err)}`,
-        {
-          cause: err,
-        },
-      );
+      throw fuzzFailure(FUZZ_SEED, i, shape, bytes, err);
     }
     const ms = performance.now() - t0;
     decodeMs += ms;
-    if (ms > TARGET_MS) overTarget += 1;
+    if (ms > TARGET_MS) overTarget.push(i);
     if (ms > slowest.ms) slowest = { ms, index: i, shape, bytes: bytes.length };
     tally[shape][outcome] += 1;
   }
   const total = performance.now() - started;
+  // Replayed warm, best of three: a datagram slow because of its content stays slow, one that met a GC
+  // pause or an unoptimised first call does not.
+  let worstReplayed = { ms: 0, index: -1 };
+  for (const index of overTarget.slice(0, 10_000)) {
+    const { bytes } = fuzzDatagram(FUZZ_SEED, index);
+    let best = Infinity;
+    for (let r = 0; r < 3; r++) {
+      const t0 = performance.now();
+      decodeHostile(bytes);
+      best = Math.min(best, performance.now() - t0);
+    }
+    if (best > worstReplayed.ms) worstReplayed = { ms: best, index };
+  }
   const count = Object.values(tally).reduce((n, t) => n + t.decoded + t.refused, 0);
   console.log(
     [
       `fuzz seed ${FUZZ_SEED}: ${count} datagrams in ${(total / 1000).toFixed(1)} s ` +
         `(decoding and views ${(decodeMs / 1000).toFixed(1)} s, the rest is generating them)`,
-      `over ${TARGET_MS} ms: ${overTarget} (a GC pause or the first, unoptimised calls can be one)`,
+      `over ${TARGET_MS} ms: ${overTarget.length}; replayed, the slowest of them takes ` +
+        `${worstReplayed.ms.toFixed(3)} ms (datagram ${worstReplayed.index})`,
       `slowest: datagram ${slowest.index} (${slowest.shape}, ${slowest.bytes} bytes) ${slowest.ms.toFixed(2)} ms`,
       ...FUZZ_SHAPES.map((s) => `${s}: ${tally[s].decoded} decoded, ${tally[s].refused} refused`),
     ].join("\n"),
   );
   expect(count).toBe(FUZZ_PACKETS);
+  expect(worstReplayed.ms).toBeLessThan(TARGET_MS);
 });
