@@ -1,9 +1,57 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { packet } from "../../test/fixtures/dhcp.ts";
-import { DhcpDecodeError, decode, encode } from "./codec.ts";
+import {
+  BOOTREPLY,
+  BOOTREQUEST,
+  DhcpDecodeError,
+  type DhcpPacket,
+  MAX_PACKET_BYTES,
+  decode,
+  encode,
+} from "./codec.ts";
 
 const bytes = (...xs: number[]): Uint8Array => Uint8Array.from(xs);
+
+const byte = fc.nat(255);
+const ipv4 = fc.tuple(byte, byte, byte, byte).map((parts) => parts.join("."));
+const cString = (maxLength: number): fc.Arbitrary<string> =>
+  fc.string({ unit: fc.integer({ min: 1, max: 255 }).map((c) => String.fromCharCode(c)), maxLength });
+/** Options other than 52, some long enough to be split into several instances (RFC 3396). */
+const options = fc.uniqueArray(
+  fc.tuple(
+    fc.integer({ min: 1, max: 254 }).filter((c) => c !== 52),
+    fc.oneof(fc.uint8Array({ maxLength: 16 }), fc.uint8Array({ maxLength: 700 })),
+  ),
+  { selector: ([code]) => code, maxLength: 5 },
+);
+
+/** Every packet decode can give: with option 52, the overloaded fields carry options and no names. */
+const packets: fc.Arbitrary<DhcpPacket> = fc
+  .record({
+    op: fc.constantFrom(BOOTREQUEST, BOOTREPLY),
+    htype: byte,
+    hlen: fc.nat(16),
+    hops: byte,
+    xid: fc.nat(0xffffffff),
+    secs: fc.nat(0xffff),
+    flags: fc.nat(0xffff),
+    ciaddr: ipv4,
+    yiaddr: ipv4,
+    siaddr: ipv4,
+    giaddr: ipv4,
+    chaddr: fc.uint8Array({ minLength: 16, maxLength: 16 }),
+    sname: cString(63),
+    file: cString(127),
+    options,
+    overload: fc.constantFrom(0, 1, 2, 3),
+  })
+  .map(({ options: opts, overload, ...header }) => ({
+    ...header,
+    sname: overload & 2 ? "" : header.sname,
+    file: overload & 1 ? "" : header.file,
+    options: new Map([...(overload ? ([[52, bytes(overload)]] as const) : []), ...opts]),
+  }));
 
 describe("the DHCP codec", () => {
   it("round-trips every header field and option", () => {
@@ -20,10 +68,67 @@ describe("the DHCP codec", () => {
     expect(decode(encode(p))).toEqual(p);
   });
 
+  it("decode(encode(p)) equals p for every packet, with and without a length limit", () => {
+    let spilled = 0;
+    fc.assert(
+      fc.property(
+        packets,
+        fc.option(fc.integer({ min: 244, max: 1500 }), { nil: undefined }),
+        (p, maxLength) => {
+          let raw: Uint8Array;
+          try {
+            raw = encode(p, { maxLength });
+          } catch (err) {
+            // Only a limit can make options not fit.
+            expect(maxLength).toBeDefined();
+            expect(err).toBeInstanceOf(RangeError);
+            return;
+          }
+          expect(raw.length).toBeLessThanOrEqual(maxLength ?? Infinity);
+          expect(decode(raw)).toEqual(p);
+          if (raw[108] !== 0 && raw[108] !== 255 && p.options.has(52)) spilled += 1;
+        },
+      ),
+      { numRuns: 1000 },
+    );
+    // The limit really sent options into file and sname, not only into the options field.
+    expect(spilled).toBeGreaterThan(20);
+  });
+
   it("joins a long option split over several instances (RFC 3396)", () => {
     const long = Uint8Array.from({ length: 600 }, (_, i) => i % 256);
     const decoded = decode(encode(packet([[43, long]])));
     expect(decoded.options.get(43)).toEqual(long);
+  });
+
+  it("joins thousands of tiny instances of one option in packet order", () => {
+    const header = encode(packet([])).subarray(0, 240);
+    const instances = Array.from({ length: 900 }, (_, i) => [43, 2, i >> 8, i & 255]).flat();
+    const decoded = decode(Uint8Array.from([...header, ...instances, 53, 1, 1, 255]));
+    const expected = Uint8Array.from(Array.from({ length: 900 }, (_, i) => [i >> 8, i & 255]).flat());
+    expect(decoded.options.get(43)).toEqual(expected);
+    expect([...decoded.options.keys()]).toEqual([43, 53]);
+  });
+
+  it("copies option values, so reusing the receive buffer cannot change a decoded packet", () => {
+    const raw = encode(packet([[60, Buffer.from("PXEClient")]]));
+    const decoded = decode(raw);
+    raw.fill(0, 240);
+    expect(Buffer.from(decoded.options.get(60) ?? []).toString()).toBe("PXEClient");
+  });
+
+  it("spills options into file, then sname, when option 52 allows and the packet must stay short", () => {
+    const long = Uint8Array.from({ length: 300 }, (_, i) => i % 251);
+    const p = packet([
+      [52, bytes(3)],
+      [43, long],
+      [60, Buffer.from("PXEClient")],
+    ]);
+    const raw = encode(p, { maxLength: 400 });
+    expect(raw.length).toBeLessThanOrEqual(400);
+    expect(raw[108]).not.toBe(0); // the file field carries options
+    expect(decode(raw)).toEqual(p);
+    expect(() => encode(packet([[43, long]]), { maxLength: 400 })).toThrow(RangeError);
   });
 
   it("skips pad bytes between options instead of losing the packet", () => {
@@ -52,6 +157,11 @@ describe("the DHCP codec", () => {
   });
 
   it.each([
+    [
+      "a packet over the size limit",
+      new Uint8Array(MAX_PACKET_BYTES + 1),
+      `packet is ${MAX_PACKET_BYTES + 1} bytes; discovery accepts at most ${MAX_PACKET_BYTES}`,
+    ],
     ["a short packet", new Uint8Array(100), "packet is 100 bytes; a DHCP packet has at least 240"],
     [
       "a bad magic cookie",
