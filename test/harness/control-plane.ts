@@ -29,6 +29,10 @@ export interface ControlPlane {
   readonly kubeconfigPath: string;
   readonly dir: string;
   stop(): Promise<void>;
+  /** Kills one component (SIGKILL, as a crash) and starts it again on the same ports and data; waits for /readyz. */
+  restart(component: "etcd" | "kube-apiserver"): Promise<void>;
+  /** Compacts etcd's history up to now, so watches resumed from older resourceVersions get 410 Gone. */
+  compact(): Promise<void>;
 }
 
 export function controlPlaneAssets(): string {
@@ -106,7 +110,9 @@ export async function startControlPlane(
     const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
     writeFileSync(join(dir, "sa.key"), privateKey.export({ type: "pkcs1", format: "pem" }));
     mkdirSync(join(dir, "certs"));
-    processes.push(
+    let restarts = 0;
+    const logOf = (name: string): string => join(dir, restarts ? `${name}.${restarts}.log` : `${name}.log`);
+    const launchEtcd = (): ManagedProcess =>
       startProcess(
         "etcd",
         join(assets, "etcd"),
@@ -125,11 +131,11 @@ export async function startControlPlane(
           `default=http://127.0.0.1:${etcdPeer}`,
           "--unsafe-no-fsync",
         ],
-        { logFile: join(dir, "etcd.log") },
-      ),
-    );
+        { logFile: logOf("etcd") },
+      );
+    processes.push(launchEtcd());
     const server = `https://127.0.0.1:${apiPort}`;
-    processes.push(
+    const launchApiServer = (): ManagedProcess =>
       startProcess(
         "kube-apiserver",
         join(assets, "kube-apiserver"),
@@ -160,22 +166,44 @@ export async function startControlPlane(
           "--disable-admission-plugins",
           "ServiceAccount",
         ],
-        { logFile: join(dir, "kube-apiserver.log") },
-      ),
-    );
+        { logFile: logOf("kube-apiserver") },
+      );
+    processes.push(launchApiServer());
     const kubeconfigPath = join(dir, "kubeconfig");
     writeFileSync(kubeconfigPath, kubeconfigYaml(server, token));
-    const cp: ControlPlane = { server, token, kubeconfigPath, dir, stop };
-    await waitFor(
-      "kube-apiserver /readyz",
-      async () => {
-        for (const p of processes) {
-          if (p.exited()) throw new Error(`${p.name} exited; see ${join(dir, p.name + ".log")}`);
-        }
-        return (await apiRequest(cp, "GET", "/readyz")).status === 200;
-      },
-      60_000,
-    );
+    const ready = (): Promise<void> =>
+      waitFor(
+        "kube-apiserver /readyz",
+        async () => {
+          for (const p of processes) {
+            if (p.exited()) throw new Error(`${p.name} exited; see its log in ${dir}`);
+          }
+          return (await apiRequest(cp, "GET", "/readyz").catch(() => ({ status: 0 }))).status === 200;
+        },
+        60_000,
+      );
+    const restart = async (component: "etcd" | "kube-apiserver"): Promise<void> => {
+      const at = processes.findIndex((p) => p.name === component);
+      const old = processes[at] as ManagedProcess;
+      old.signal("SIGKILL");
+      await old.exitCode();
+      restarts += 1;
+      processes[at] = component === "etcd" ? launchEtcd() : launchApiServer();
+      await ready();
+    };
+    const etcdUrl = `http://127.0.0.1:${etcdClient}`;
+    const compact = async (): Promise<void> => {
+      // etcd's JSON gateway: read the current revision, then compact everything before it.
+      const post = async (path: string, body: unknown): Promise<{ header?: { revision?: string } }> => {
+        const res = await fetch(`${etcdUrl}${path}`, { method: "POST", body: JSON.stringify(body) });
+        if (!res.ok) throw new Error(`etcd ${path}: ${res.status} ${await res.text()}`);
+        return (await res.json()) as { header?: { revision?: string } };
+      };
+      const { header } = await post("/v3/kv/range", { key: Buffer.from("/").toString("base64") });
+      await post("/v3/kv/compaction", { revision: header?.revision, physical: true });
+    };
+    const cp: ControlPlane = { server, token, kubeconfigPath, dir, stop, restart, compact };
+    await ready();
     return cp;
   } catch (err) {
     const logs = ["etcd.log", "kube-apiserver.log"]

@@ -12,28 +12,34 @@ export function startOperator(opts: {
   namespace: string;
   identity: string;
   extraArgs?: string[];
+  /** A command the program runs under, e.g. `env FAKETIME=+30s LD_PRELOAD=…` for a skewed clock. */
+  wrapper?: string[];
 }): OperatorProcess {
-  const proc = startProgram("operator", [
-    "--kubeconfig",
-    opts.kubeconfig,
-    "--namespace",
-    opts.namespace,
-    "--metrics-addr",
-    "127.0.0.1:0",
-    "--leader-election-namespace",
-    opts.namespace,
-    "--identity",
-    opts.identity,
-    "--lease-duration",
-    "3s",
-    "--retry-backoff",
-    "1s",
-    "--resync",
-    "10s",
-    "--log-level",
-    "debug",
-    ...(opts.extraArgs ?? []),
-  ]);
+  const proc = startProgram(
+    "operator",
+    [
+      "--kubeconfig",
+      opts.kubeconfig,
+      "--namespace",
+      opts.namespace,
+      "--metrics-addr",
+      "127.0.0.1:0",
+      "--leader-election-namespace",
+      opts.namespace,
+      "--identity",
+      opts.identity,
+      "--lease-duration",
+      "3s",
+      "--retry-backoff",
+      "1s",
+      "--resync",
+      "10s",
+      "--log-level",
+      "debug",
+      ...(opts.extraArgs ?? []),
+    ],
+    opts.wrapper ? { wrapper: opts.wrapper } : {},
+  );
   return Object.assign(proc, {
     identity: opts.identity,
     opsUrl: async () => `http://127.0.0.1:${await proc.logged<number>("starting", "port")}`,

@@ -29,13 +29,19 @@ export class StallProxy {
     });
   }
 
-  /** Starts a proxy to the kubeconfig's server; returns it and a kubeconfig that goes through it. */
-  static async in(kc: KubeConfig): Promise<{ proxy: StallProxy; kc: KubeConfig }> {
-    const server = new URL(kc.getCurrentCluster()?.server ?? "");
-    const proxy = new StallProxy(server.hostname, Number(server.port));
+  /** Starts a proxy to host:port on a free loopback port. */
+  static async to(host: string, port: number): Promise<StallProxy> {
+    const proxy = new StallProxy(host, port);
     await new Promise<void>((resolve) => proxy.server.listen(0, "127.0.0.1", resolve));
     const address = proxy.server.address();
     proxy.port = typeof address === "object" && address ? address.port : 0;
+    return proxy;
+  }
+
+  /** Starts a proxy to the kubeconfig's server; returns it and a kubeconfig that goes through it. */
+  static async in(kc: KubeConfig): Promise<{ proxy: StallProxy; kc: KubeConfig }> {
+    const server = new URL(kc.getCurrentCluster()?.server ?? "");
+    const proxy = await StallProxy.to(server.hostname, Number(server.port));
     const proxied = new KubeConfigClass();
     proxied.loadFromString(kc.exportConfig());
     const cluster = proxied.getCurrentCluster();
@@ -44,6 +50,12 @@ export class StallProxy {
       c.name === cluster.name ? { ...c, server: `https://127.0.0.1:${proxy.port}` } : c,
     );
     return { proxy, kc: proxied };
+  }
+
+  /** Like a BMC that vanished: open connections are cut, and new ones are held until resume(). */
+  cut(): void {
+    this.stalled = true;
+    for (const s of this.sockets) s.destroy();
   }
 
   stall(): void {

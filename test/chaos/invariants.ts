@@ -1,0 +1,109 @@
+/**
+ * The safety invariants, checked over everything the API server said during a chaos run. Hardware and
+ * Workflow events are replayed in resourceVersion order (one etcd, so one total order), which makes "did
+ * the pool hold this server at that moment" an exact question rather than a race between watches:
+ *
+ * - a Hardware's claim never passes from one pool to another without being free in between;
+ * - a Workflow of a pool (provisioning or wipe) is created only while that pool holds its Hardware;
+ * - a power request (the intent recorded on a Workflow, or a power-off recorded on a Hardware) is recorded
+ *   only while the pool holds the server; the BMC is asked only after that record.
+ */
+import type { KubeConfig } from "@kubernetes/client-node";
+import { ANNOTATION, LABEL } from "../../lib/api/labels.ts";
+import { HARDWARE, WORKFLOW, type Hardware, type Workflow } from "../../lib/api/tinkerbell.ts";
+import { Informer } from "../../lib/kube/informer.ts";
+import type { KubeObject } from "../../lib/kube/rest.ts";
+
+interface Seen {
+  rv: number;
+  kind: "Hardware" | "Workflow";
+  type: "add" | "update" | "delete";
+  obj: KubeObject;
+  old?: KubeObject;
+}
+
+export class InvariantChecker {
+  private readonly seen: Seen[] = [];
+  private readonly hardware: Informer<Hardware>;
+  private readonly workflows: Informer<Workflow>;
+
+  constructor(kc: KubeConfig, namespace: string) {
+    this.hardware = new Informer<Hardware>(kc, HARDWARE, { namespace });
+    this.workflows = new Informer<Workflow>(kc, WORKFLOW, { namespace });
+    this.record(this.hardware, "Hardware");
+    this.record(this.workflows, "Workflow");
+  }
+
+  private record<T extends KubeObject>(inf: Informer<T>, kind: Seen["kind"]): void {
+    const rv = (o: KubeObject): number => Number(o.metadata.resourceVersion) || 0;
+    inf.on("add", (obj) => this.seen.push({ rv: rv(obj), kind, type: "add", obj: structuredClone(obj) }));
+    inf.on("update", (obj, old) => {
+      if (obj === old || obj.metadata.resourceVersion === old?.metadata.resourceVersion) return; // a resync
+      this.seen.push({
+        rv: rv(obj),
+        kind,
+        type: "update",
+        obj: structuredClone(obj),
+        old: structuredClone(old),
+      });
+    });
+    inf.on("delete", (obj) =>
+      this.seen.push({ rv: rv(obj), kind, type: "delete", obj: structuredClone(obj) }),
+    );
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([this.hardware.start(), this.workflows.start()]);
+  }
+
+  stop(): void {
+    this.hardware.stop();
+    this.workflows.stop();
+  }
+
+  /** How many events were checked, by kind: a run that saw nothing proves nothing. */
+  counts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const s of this.seen) out[`${s.kind} ${s.type}`] = (out[`${s.kind} ${s.type}`] ?? 0) + 1;
+    return out;
+  }
+
+  violations(): string[] {
+    const out: string[] = [];
+    const claims = new Map<string, string>();
+    const ordered = [...this.seen].sort((a, b) => a.rv - b.rv);
+    for (const s of ordered) {
+      const name = s.obj.metadata.name ?? "";
+      if (s.kind === "Hardware") {
+        const before = claims.get(name);
+        const after = s.type === "delete" ? undefined : s.obj.metadata.labels?.[LABEL.poolUID];
+        if (before && after && before !== after)
+          out.push(
+            `rv ${s.rv}: Hardware ${name} passed from pool ${before} to pool ${after} without being free`,
+          );
+        const offBefore = s.old?.metadata.annotations?.[ANNOTATION.powerOffRequested];
+        const offAfter = s.obj.metadata.annotations?.[ANNOTATION.powerOffRequested];
+        if (offAfter && offAfter !== offBefore && !after)
+          out.push(`rv ${s.rv}: power-off recorded on Hardware ${name}, which no pool held`);
+        if (after) claims.set(name, after);
+        else claims.delete(name);
+        continue;
+      }
+      const pool = s.obj.metadata.labels?.[LABEL.poolUID];
+      const hw = s.obj.metadata.labels?.[LABEL.hardware] ?? "";
+      if (!pool || s.type === "delete") continue;
+      const holder = claims.get(hw);
+      if (s.type === "add" && holder !== pool)
+        out.push(
+          `rv ${s.rv}: Workflow ${name} created for Hardware ${hw}, held by ${holder ?? "no pool"}, not its pool ${pool}`,
+        );
+      const requestedBefore = s.old?.metadata.annotations?.[ANNOTATION.powerRequested];
+      const requested = s.obj.metadata.annotations?.[ANNOTATION.powerRequested];
+      if (requested && requested !== requestedBefore && holder !== pool)
+        out.push(
+          `rv ${s.rv}: power requested through Workflow ${name} for Hardware ${hw}, held by ${holder ?? "no pool"}`,
+        );
+    }
+    return out;
+  }
+}
