@@ -114,12 +114,7 @@ export class InventoryController {
       );
     } catch (err) {
       if (err instanceof RedfishError || err instanceof BmcConfigError) {
-        const reason =
-          err instanceof BmcConfigError
-            ? "BMCConfigInvalid"
-            : err.kind === "unauthorized"
-              ? "BMCCredentialsRefused"
-              : "BMCUnreachable";
+        const reason = eventReason(err);
         void this.deps.events.record(
           { ...hw, apiVersion: "tinkerbell.org/v1alpha1", kind: "Hardware" },
           "Warning",

@@ -10,7 +10,7 @@ import { LABEL } from "../api/labels.ts";
 import { BMC_JOB, BMC_MACHINE, type BmcJob, type Hardware } from "../api/tinkerbell.ts";
 import { isAlreadyExists, type KubeClient, type KubeObject } from "../kube/rest.ts";
 import { wantsUefi } from "./boot-mode.ts";
-import type { MachinePower, PowerOutcome, PowerPath, PowerTarget } from "./power.ts";
+import type { MachinePower, PowerOutcome, PowerPath, PowerTarget } from "./power-types.ts";
 
 /** `metalpool-<key>-<purpose>`, a DNS-1123 name of at most 63 characters (hash-shortened when longer). */
 export function bmcJobName(operationKey: string, purpose: "netboot" | "off"): string {

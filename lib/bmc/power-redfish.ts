@@ -6,7 +6,7 @@ import type { KubeClient } from "../kube/rest.ts";
 import { RedfishClient, type PowerState } from "../redfish/client.ts";
 import { resolveBmc, type ResolveOptions } from "./target.ts";
 import { wantsUefi } from "./boot-mode.ts";
-import type { MachinePower, PowerPath, PowerTarget } from "./power.ts";
+import type { MachinePower, PowerPath, PowerTarget } from "./power-types.ts";
 
 export interface RedfishPowerOptions extends ResolveOptions {
   timeoutMs?: number;

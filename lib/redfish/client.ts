@@ -7,7 +7,7 @@
  */
 import { Agent, fetch, type Response } from "undici";
 import { RedfishError } from "./errors.ts";
-import { chooseResetType, type PowerIntent } from "./reset.ts";
+import { chooseResetType, type PowerIntent, type ResetType } from "./reset.ts";
 
 export interface RedfishEndpoint {
   /** Base URL of the BMC, e.g. https://10.0.0.5 or http://127.0.0.1:8000. */
@@ -24,16 +24,7 @@ export interface RedfishEndpoint {
   auth?: "auto" | "session" | "basic";
 }
 
-export type ResetType =
-  | "On"
-  | "ForceOff"
-  | "GracefulShutdown"
-  | "GracefulRestart"
-  | "ForceRestart"
-  | "ForceOn"
-  | "PowerCycle"
-  | "Nmi"
-  | "PushPowerButton";
+export type { ResetType } from "./reset.ts";
 export type PowerState = "On" | "Off" | "PoweringOn" | "PoweringOff" | "Paused";
 
 export interface ODataRef {

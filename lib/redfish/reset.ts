@@ -4,7 +4,18 @@
  * GracefulShutdown. Each intent lists acceptable types, most direct first; the first one the system allows
  * wins. A system that advertises nothing gets the first (the Redfish default set has it).
  */
-import type { ResetType } from "./client.ts";
+
+/** Redfish ComputerSystem.Reset types (DMTF Resource.ResetType). */
+export type ResetType =
+  | "On"
+  | "ForceOff"
+  | "GracefulShutdown"
+  | "GracefulRestart"
+  | "ForceRestart"
+  | "ForceOn"
+  | "PowerCycle"
+  | "Nmi"
+  | "PushPowerButton";
 
 export type PowerIntent = "on" | "off" | "restart";
 
