@@ -10,7 +10,7 @@ import { MACHINE_DEPLOYMENT } from "../lib/api/machine-controller.ts";
 import { BMC_JOB, HARDWARE, WORKFLOW, type Hardware, type Workflow } from "../lib/api/tinkerbell.ts";
 import { EventRecorder } from "../lib/kube/events.ts";
 import { Informer, mergeInformers } from "../lib/kube/informer.ts";
-import { WorkQueue } from "../lib/kube/queue.ts";
+import { WorkQueue, runWorker, type KeyResult } from "../lib/kube/queue.ts";
 import { KubeClient, type KubeObject, type ResourceType } from "../lib/kube/rest.ts";
 import type { SecretPolicy } from "../lib/kube/secret-policy.ts";
 import { servedTypes, typeName } from "../lib/kube/served.ts";
@@ -311,36 +311,32 @@ export class PoolController {
     for (const i of this.allInformers()) i.stop();
   }
 
-  private async worker(): Promise<void> {
-    for (;;) {
-      const key = await this.queue.get();
-      if (key === undefined) return;
-      this.opts.metrics.queueDepth.set(this.queue.length);
-      try {
-        if (this.active) await this.reconcileKey(key);
-      } finally {
-        this.queue.done(key);
-      }
-    }
+  private worker(): Promise<void> {
+    return runWorker(
+      this.queue,
+      (key) => this.reconcileKey(key),
+      (key, err, retryInMs) =>
+        this.opts.log.warn(
+          { pool: key, err: err instanceof Error ? err.message : String(err), retryInMs },
+          "reconcile failed",
+        ),
+    );
   }
 
-  private async reconcileKey(key: string): Promise<void> {
+  private async reconcileKey(key: string): Promise<KeyResult> {
+    this.opts.metrics.queueDepth.set(this.queue.length);
+    if (!this.active) return undefined;
     const [namespace, name] = key.split("/") as [string, string];
     const pool = this.pools.map((i) => i.get(namespace, name)).find(Boolean);
-    if (!pool) return this.queue.forget(key);
+    if (!pool) return undefined;
     const end = this.opts.metrics.reconcileSeconds.startTimer();
     try {
       const outcome = await this.reconciler.reconcile(pool, this.leadership);
       this.opts.metrics.reconciles.inc({ result: "success" });
-      this.queue.forget(key);
-      if (outcome.requeueAfterMs !== undefined) this.queue.addAfter(key, outcome.requeueAfterMs);
+      return outcome;
     } catch (err) {
       this.opts.metrics.reconciles.inc({ result: "error" });
-      const delay = this.queue.addRateLimited(key);
-      this.opts.log.warn(
-        { pool: key, err: err instanceof Error ? err.message : String(err), retryInMs: delay },
-        "reconcile failed",
-      );
+      throw err;
     } finally {
       end();
     }

@@ -11,7 +11,7 @@ import type { SecretPolicy } from "../lib/kube/secret-policy.ts";
 import { BmcConfigError } from "../lib/bmc/target.ts";
 import type { EventRecorder } from "../lib/kube/events.ts";
 import type { Informer } from "../lib/kube/informer.ts";
-import { WorkQueue } from "../lib/kube/queue.ts";
+import { WorkQueue, runWorker } from "../lib/kube/queue.ts";
 import type { KubeClient } from "../lib/kube/rest.ts";
 import type { Logger } from "../lib/log.ts";
 import { RedfishError } from "../lib/redfish/errors.ts";
@@ -75,23 +75,16 @@ export class InventoryController {
     await this.running;
   }
 
-  private async loop(): Promise<void> {
-    for (;;) {
-      const key = await this.queue.get();
-      if (key === undefined) return;
-      try {
-        await this.refresh(key);
-        this.queue.forget(key);
-      } catch (err) {
-        const delay = this.queue.addRateLimited(key);
+  private loop(): Promise<void> {
+    return runWorker(
+      this.queue,
+      (key) => this.refresh(key),
+      (key, err, retryInMs) =>
         this.deps.log.warn(
-          { hardware: key, err: err instanceof Error ? err.message : String(err), retryInMs: delay },
+          { hardware: key, err: err instanceof Error ? err.message : String(err), retryInMs },
           "reading inventory failed",
-        );
-      } finally {
-        this.queue.done(key);
-      }
-    }
+        ),
+    );
   }
 
   private async refresh(key: string): Promise<void> {

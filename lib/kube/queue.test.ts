@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { WorkQueue } from "./queue.ts";
+import { WorkQueue, runWorker } from "./queue.ts";
 
 describe("the work queue", () => {
   it("holds a waiting key once however often it is added", async () => {
@@ -47,5 +47,40 @@ describe("the work queue", () => {
     const waiting = q.get();
     q.shutDown();
     expect(await waiting).toBeUndefined();
+  });
+
+  it("runs a worker that backs off a failing key, forgets it once it succeeds, and requeues when asked", async () => {
+    const q = new WorkQueue({ baseDelayMs: 1, maxDelayMs: 4 });
+    const calls: string[] = [];
+    const errors: number[] = [];
+    let failuresLeft = 2;
+    const worker = runWorker(
+      q,
+      (key) => {
+        calls.push(key);
+        if (key === "flaky" && failuresLeft-- > 0) return Promise.reject(new Error("boom"));
+        if (key === "again" && calls.filter((c) => c === "again").length === 1)
+          return Promise.resolve({ requeueAfterMs: 1 });
+        return Promise.resolve(undefined);
+      },
+      (_key, _err, retryInMs) => errors.push(retryInMs),
+    );
+    q.add("flaky");
+    q.add("again");
+    await new Promise<void>((resolve) => {
+      const check = setInterval(() => {
+        if (
+          calls.filter((c) => c === "flaky").length === 3 &&
+          calls.filter((c) => c === "again").length === 2
+        ) {
+          clearInterval(check);
+          resolve();
+        }
+      }, 1);
+    });
+    expect(errors).toEqual([1, 2]);
+    expect(q.failureCount("flaky")).toBe(0);
+    q.shutDown();
+    await worker;
   });
 });

@@ -105,3 +105,31 @@ export class WorkQueue {
     for (const w of waiters) w();
   }
 }
+
+/** What handling one key asked for: nothing (done), or to look again after a while. */
+export type KeyResult = { requeueAfterMs?: number } | undefined | void;
+
+/**
+ * One worker, controller-runtime's way: take a key, handle it, and on success forget its failures (then
+ * requeue it if asked); on an error requeue it with per-key backoff and report. Returns once the queue is
+ * shut down and empty of work for this worker.
+ */
+export async function runWorker(
+  queue: WorkQueue,
+  handle: (key: string) => Promise<KeyResult>,
+  onError: (key: string, err: unknown, retryInMs: number) => void,
+): Promise<void> {
+  for (;;) {
+    const key = await queue.get();
+    if (key === undefined) return;
+    try {
+      const result = await handle(key);
+      queue.forget(key);
+      if (result?.requeueAfterMs !== undefined) queue.addAfter(key, result.requeueAfterMs);
+    } catch (err) {
+      onError(key, err, queue.addRateLimited(key));
+    } finally {
+      queue.done(key);
+    }
+  }
+}
