@@ -3,7 +3,7 @@
  * uses on any interface and that is not promised to a creation still in flight.
  */
 import type { Hardware } from "../lib/api/tinkerbell.ts";
-import { intToIp, ipToInt } from "./policy.ts";
+import { intToIp, ipToInt } from "./ip.ts";
 
 export class AddressPool {
   private readonly start: number;

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { AddressPool } from "./ipam.ts";
-import { autoApproved, inSubnet, loadPolicy, rejection } from "./policy.ts";
+import { autoApproved, loadPolicy, rejection } from "./policy.ts";
 import type { ClientFacts } from "./pxe.ts";
 
 const addresses = { range: "10.0.0.10-10.0.0.12", netmask: "255.255.255.0" };
@@ -115,13 +115,6 @@ describe("the discovery policy", () => {
     expect(
       autoApproved(p, facts({ mac: "00:00:00:00:00:01", vendorClass: "PXEClient:Arch:00011:UNDI:003000" })),
     ).toBe(false);
-  });
-
-  it("does subnet arithmetic right at the edges", () => {
-    expect(inSubnet("10.0.0.255", "10.0.0.0/24")).toBe(true);
-    expect(inSubnet("10.0.1.0", "10.0.0.0/24")).toBe(false);
-    expect(inSubnet("192.168.7.7", "0.0.0.0/0")).toBe(true);
-    expect(inSubnet("10.0.0.1", "10.0.0.1/32")).toBe(true);
   });
 });
 

@@ -7,14 +7,13 @@ import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { parseDuration } from "../lib/api/quantity.ts";
+import { inSubnet, isIpv4, parseCidr, parseRange } from "./ip.ts";
 import type { ClientFacts } from "./pxe.ts";
 
-const ipv4 = z
-  .string()
-  .regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/, "must be an IPv4 address");
+const ipv4 = z.string().refine(isIpv4, "must be an IPv4 address");
 const cidr = z
   .string()
-  .regex(/^(\d{1,3}\.){3}\d{1,3}\/(3[0-2]|[12]?\d)$/, "must be an IPv4 CIDR such as 10.0.0.0/24");
+  .refine((s) => s.includes("/") && parseCidr(s) !== undefined, "must be an IPv4 CIDR such as 10.0.0.0/24");
 const duration = z.string().refine((s) => {
   try {
     parseDuration(s);
@@ -50,16 +49,12 @@ export const policySchema = z.object({
     .describe("relayed requests are accepted only from relays (giaddr) in these subnets; empty: none"),
   autoApprove: z.array(approvalRuleSchema).default([]),
   addresses: z.object({
-    range: z
-      .string()
-      .regex(
-        /^(\d{1,3}\.){3}\d{1,3}-(\d{1,3}\.){3}\d{1,3}$/,
-        "must be START-END such as 10.77.0.100-10.77.0.199",
-      )
-      .refine((r) => {
-        const [from, to] = r.split("-") as [string, string];
-        return ipToInt(from) <= ipToInt(to);
-      }, "ends before it starts"),
+    range: z.string().superRefine((range, ctx) => {
+      const ends = range.split("-");
+      if (ends.length !== 2 || !ends.every(isIpv4))
+        ctx.addIssue({ code: "custom", message: "must be START-END such as 10.77.0.100-10.77.0.199" });
+      else if (!parseRange(range)) ctx.addIssue({ code: "custom", message: "ends before it starts" });
+    }),
     netmask: ipv4,
     gateway: ipv4.optional(),
     nameServers: z.array(ipv4).default([]),
@@ -109,20 +104,6 @@ export function loadPolicy(file: string | undefined, overrides: Record<string, u
     throw new Error(`invalid discovery policy${file ? ` in ${file}` : ""}: ${issues}`);
   }
   return parsed.data;
-}
-
-export function ipToInt(ip: string): number {
-  return ip.split(".").reduce((n, part) => n * 256 + Number(part), 0);
-}
-
-export function intToIp(n: number): string {
-  return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join(".");
-}
-
-export function inSubnet(ip: string, subnet: string): boolean {
-  const [base, bits] = subnet.split("/") as [string, string];
-  const size = 2 ** (32 - Number(bits));
-  return Math.floor(ipToInt(ip) / size) === Math.floor(ipToInt(base) / size);
 }
 
 /** Why a client is not accepted at all (a rejection), or undefined. */
