@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { AddressPool } from "./ipam.ts";
 import { autoApproved, loadPolicy, rejection } from "./policy.ts";
 import type { ClientFacts } from "./pxe.ts";
 
@@ -28,7 +27,13 @@ describe("the discovery policy", () => {
       acceptRelays: [],
       autoApprove: [],
       hardware: { ifaceName: "eth0", disks: ["/dev/sda"], allowPXE: false, allowWorkflow: false },
-      limits: { dedupeWindow: "30s", creationsPerMinute: 30, maxPending: 100, lastSeenInterval: "10m" },
+      limits: {
+        dedupeWindow: "30s",
+        creationsPerMinute: 30,
+        maxPending: 100,
+        lastSeenInterval: "10m",
+        perSource: { creationsPerMinute: 20, burst: 20 },
+      },
     });
   });
 
@@ -115,17 +120,5 @@ describe("the discovery policy", () => {
     expect(
       autoApproved(p, facts({ mac: "00:00:00:00:00:01", vendorClass: "PXEClient:Arch:00011:UNDI:003000" })),
     ).toBe(false);
-  });
-});
-
-describe("the address pool", () => {
-  it("hands out the lowest address no Hardware uses, never twice while a creation is in flight", () => {
-    const pool = new AddressPool("10.0.0.10-10.0.0.12");
-    const taken = [{ metadata: {}, spec: { interfaces: [{ dhcp: { ip: { address: "10.0.0.10" } } }] } }];
-    expect(pool.allocate(taken)).toBe("10.0.0.11");
-    expect(pool.allocate(taken)).toBe("10.0.0.12");
-    expect(pool.allocate(taken)).toBeUndefined();
-    pool.release("10.0.0.11");
-    expect(pool.allocate(taken)).toBe("10.0.0.11");
   });
 });

@@ -76,8 +76,21 @@ export const policySchema = z.object({
       creationsPerMinute: z.int().min(1).max(10_000).default(30),
       maxPending: z.int().min(0).max(100_000).default(100),
       lastSeenInterval: duration.default("10m"),
+      perSource: z
+        .object({
+          creationsPerMinute: z.int().min(1).max(10_000).default(20),
+          burst: z.int().min(1).max(10_000).default(20),
+        })
+        .default({ creationsPerMinute: 20, burst: 20 })
+        .describe("a token bucket per UDP source address (a relay, or 0.0.0.0 for unconfigured clients)"),
     })
-    .default({ dedupeWindow: "30s", creationsPerMinute: 30, maxPending: 100, lastSeenInterval: "10m" }),
+    .default({
+      dedupeWindow: "30s",
+      creationsPerMinute: 30,
+      maxPending: 100,
+      lastSeenInterval: "10m",
+      perSource: { creationsPerMinute: 20, burst: 20 },
+    }),
 });
 
 export type Policy = z.output<typeof policySchema>;
