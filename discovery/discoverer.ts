@@ -9,6 +9,14 @@ import type { Informer } from "../lib/kube/informer.ts";
 import { isAlreadyExists, type KubeClient } from "../lib/kube/rest.ts";
 import type { Logger } from "../lib/log.ts";
 import { parseDuration } from "../lib/api/quantity.ts";
+import {
+  admissionRules,
+  admit,
+  remembersClient,
+  type AdmissionRules,
+  type AdmissionState,
+  type RejectReason,
+} from "./admit.ts";
 import { BoundedMap } from "./bounded-map.ts";
 import { DhcpDecodeError, decode } from "./dhcp/codec.ts";
 import { discoveredHardware, hardwareKey } from "./hardware.ts";
@@ -16,7 +24,7 @@ import { hostOf } from "./ip.ts";
 import { AddressPool } from "./ipam.ts";
 import type { DiscoveryMetrics } from "./metrics.ts";
 import { PendingTracker } from "./pending.ts";
-import { autoApproved, rejection, type Policy } from "./policy.ts";
+import type { Policy } from "./policy.ts";
 import { clientFacts, type ClientFacts } from "./pxe.ts";
 import { SlidingWindow, SourceBuckets } from "./rate.ts";
 
@@ -29,7 +37,7 @@ export type Outcome =
   | { result: "malformed"; reason: string }
   | { result: "ignored"; reason: string }
   | { result: "known"; hardware: string; refreshed: boolean }
-  | { result: "rejected"; reason: string }
+  | { result: "rejected"; reason: RejectReason }
   | { result: "created"; hardware: string; address: string; approved: boolean }
   | { result: "exists"; hardware: string };
 
@@ -75,7 +83,7 @@ export class Discoverer {
   private readonly lastSeenWritten = new BoundedMap<string, number>(MAX_TRACKED_CLIENTS);
   private readonly creations = new SlidingWindow(60_000);
   private readonly sources: SourceBuckets;
-  private readonly dedupeMs: number;
+  private readonly rules: AdmissionRules;
   private readonly lastSeenMs: number;
   private readonly now: () => number;
 
@@ -86,7 +94,7 @@ export class Discoverer {
     this.addresses = new AddressPool(deps.policy.addresses.range);
     this.pending = new PendingTracker(Number.POSITIVE_INFINITY);
     this.sources = new SourceBuckets(limits.perSource, MAX_TRACKED_SOURCES);
-    this.dedupeMs = parseDuration(limits.dedupeWindow);
+    this.rules = admissionRules(deps.policy);
     this.lastSeenMs = parseDuration(limits.lastSeenInterval);
     const observe = (hw: Hardware): void => this.observe(hw);
     deps.hardware.on("add", observe).on("update", observe);
@@ -126,48 +134,49 @@ export class Discoverer {
       return this.refreshLastSeen(known);
     }
     m.discoveries.inc();
-    const why = this.whyNot(facts, hostOf(from));
-    if (why) return this.reject(why, facts);
-    return this.create(facts, hostOf(from));
-  }
-
-  /** Policy, retry de-duplication and flood caps, in that order; undefined when the client may be created. */
-  private whyNot(facts: ClientFacts, source: string): string | undefined {
-    const p = this.d.policy;
+    const source = hostOf(from);
     const now = this.now();
-    this.recent.dropOldestWhile((t) => now - t >= this.dedupeMs);
-    const last = this.recent.get(facts.mac);
-    if (last !== undefined && now - last < this.dedupeMs) return "duplicate";
-    this.recent.set(facts.mac, now);
-    const refused = rejection(p, facts);
-    if (refused) return refused;
-    const approved = autoApproved(p, facts);
-    if (!approved && this.pending.active(now) >= p.limits.maxPending) return "pending-cap";
-    if (this.sources.available(source, now) < 1) return "source-rate-limit";
-    if (this.creations.count(now) >= p.limits.creationsPerMinute) return "rate-limit";
-    return undefined;
+    const decision = admit(
+      { client: facts, source },
+      this.admissionState(facts.mac, source, now),
+      this.rules,
+    );
+    if (remembersClient(decision)) this.recent.set(facts.mac, now);
+    if (decision.kind === "reject") return this.reject(decision.reason, facts, source);
+    // The attempt is spent at the decision, so an API error is no way around the limits.
+    this.creations.add(now);
+    this.sources.take(source, now);
+    return this.create(facts, decision.approved, now);
   }
 
-  private reject(reason: string, facts: ClientFacts): Outcome {
-    this.d.metrics.rejections.inc({ reason });
+  /** What admission needs to know, read from the caches: each read is O(1) amortized. */
+  private admissionState(mac: string, source: string, now: number): AdmissionState {
+    this.recent.dropOldestWhile((t) => now - t >= this.rules.dedupeMs);
+    return {
+      now,
+      lastHandledAt: this.recent.get(mac),
+      sourceTokens: this.sources.available(source, now),
+      creationsLastMinute: this.creations.count(now),
+      pendingActive: this.pending.active(now),
+    };
+  }
+
+  private reject(reason: RejectReason, facts: ClientFacts, source?: string): Outcome {
+    this.d.metrics.rejected(reason);
     if (reason !== "duplicate")
-      this.d.log.info({ mac: facts.mac, reason, relay: facts.relay }, "not creating Hardware");
+      this.d.log.info({ mac: facts.mac, reason, relay: facts.relay, source }, "not creating Hardware");
     return { result: "rejected", reason };
   }
 
-  private async create(facts: ClientFacts, source: string): Promise<Outcome> {
-    const now = this.now();
+  private async create(facts: ClientFacts, approved: boolean, now: number): Promise<Outcome> {
     const address = this.addresses.allocate();
     if (!address) return this.reject("no-address", facts);
-    const approved = autoApproved(this.d.policy, facts);
     const hw = discoveredHardware(facts, this.d.policy, address, approved, new Date(now));
     const name = hw.metadata.name ?? "";
     const end = this.d.metrics.apiSeconds.startTimer({ verb: "create" });
     try {
       const created = await this.d.client.create(HARDWARE, hw);
       end({ result: "ok" });
-      this.creations.add(now);
-      this.sources.take(source, now);
       this.d.hardware.upsertLocal(created);
       this.observe(created);
       this.d.metrics.created.inc({ approval: approved ? "approved" : "pending" });

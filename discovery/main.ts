@@ -96,7 +96,7 @@ async function main(): Promise<void> {
   const hardware = mergeInformers(informers);
   const discoverer = new Discoverer({ client: new KubeClient(kc), hardware, policy, metrics, log });
   const listener = await listen(o.listen, (bytes, from) => discoverer.handle(bytes, from), {
-    onDrop: () => metrics.rejections.inc({ reason: "queue-full" }),
+    onDrop: () => metrics.rejected("queue-full"),
     onError: (err) =>
       log.error({ err: err instanceof Error ? err.message : String(err) }, "packet handling failed"),
   });

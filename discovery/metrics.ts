@@ -1,4 +1,5 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { REJECT_REASONS, type RejectReason } from "./admit.ts";
 
 export class DiscoveryMetrics {
   readonly registry = new Registry();
@@ -28,7 +29,7 @@ export class DiscoveryMetrics {
     labelNames: ["approval"],
     registers: [this.registry],
   });
-  readonly rejections = new Counter({
+  private readonly rejections = new Counter({
     name: "metalpool_discovery_rejections_total",
     help: "Clients not turned into Hardware, by reason.",
     labelNames: ["reason"],
@@ -44,5 +45,11 @@ export class DiscoveryMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "metalpool_discovery_process_" });
+    // Every reason is exported from the start, so rate() and alerts see a 0 before the first rejection.
+    for (const reason of REJECT_REASONS) this.rejections.inc({ reason }, 0);
+  }
+
+  rejected(reason: RejectReason): void {
+    this.rejections.inc({ reason });
   }
 }

@@ -7,8 +7,7 @@ import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { parseDuration } from "../lib/api/quantity.ts";
-import { inSubnet, isIpv4, parseCidr, parseRange } from "./ip.ts";
-import type { ClientFacts } from "./pxe.ts";
+import { isIpv4, parseCidr, parseRange } from "./ip.ts";
 
 const ipv4 = z.string().refine(isIpv4, "must be an IPv4 address");
 const cidr = z
@@ -117,23 +116,4 @@ export function loadPolicy(file: string | undefined, overrides: Record<string, u
     throw new Error(`invalid discovery policy${file ? ` in ${file}` : ""}: ${issues}`);
   }
   return parsed.data;
-}
-
-/** Why a client is not accepted at all (a rejection), or undefined. */
-export function rejection(policy: Policy, facts: ClientFacts): string | undefined {
-  if (facts.relay) {
-    if (!policy.acceptRelays.some((s) => inSubnet(facts.relay as string, s))) return "relay-not-allowed";
-  } else if (!policy.acceptDirect) {
-    return "direct-not-allowed";
-  }
-  return undefined;
-}
-
-export function autoApproved(policy: Policy, facts: ClientFacts): boolean {
-  return policy.autoApprove.some(
-    (rule) =>
-      (!rule.macPrefix || facts.mac.startsWith(rule.macPrefix.toLowerCase())) &&
-      (!rule.vendorClassPrefix || facts.vendorClass.startsWith(rule.vendorClassPrefix)) &&
-      (!rule.subnet || (facts.relay !== undefined && inSubnet(facts.relay, rule.subnet))),
-  );
 }
