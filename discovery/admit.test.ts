@@ -19,6 +19,7 @@ const addresses = { range: "10.0.0.10-10.0.0.12", netmask: "255.255.255.0" };
 const client = (extra: Partial<ClientFacts> = {}): ClientFacts => ({
   mac: "52:54:00:aa:bb:cc",
   xid: 1,
+  hops: 0,
   messageType: "DISCOVER",
   archCode: 7,
   arch: "x86_64",
@@ -43,7 +44,7 @@ const room: AdmissionState = {
 const rules = admissionRules(
   loadPolicy(undefined, {
     addresses,
-    acceptRelays: ["10.20.0.0/16"],
+    acceptRelays: ["10.20.0.0/16", { subnet: "10.30.0.0/16", sources: ["192.168.0.1", "172.16.0.0/30"] }],
     autoApprove: [
       { macPrefix: "52:54:00:AA" },
       { vendorClassPrefix: "PXEClient:Arch:00011", subnet: "10.20.9.0/24" },
@@ -81,9 +82,57 @@ describe("admission, case by case", () => {
     ],
     [
       "a relayed request whose giaddr is in no listed subnet",
-      relayed("10.30.0.1", "10.30.0.1"),
+      relayed("10.40.0.1", "10.40.0.1"),
       {},
       { kind: "reject", reason: "relay-not-allowed" },
+    ],
+    [
+      "a request posing as a listed relay, sent from elsewhere",
+      relayed("10.20.5.1", "192.168.7.7"),
+      {},
+      { kind: "reject", reason: "relay-source-mismatch" },
+    ],
+    [
+      "a relay sending from another address of its own entry",
+      relayed("10.20.5.1", "10.20.255.1"),
+      {},
+      { kind: "create", approved: true },
+    ],
+    [
+      "a relay sending from an address its entry lists",
+      relayed("10.30.1.1", "172.16.0.3"),
+      {},
+      { kind: "create", approved: true },
+    ],
+    [
+      "a relay with listed sources, sending from its own subnet instead",
+      relayed("10.30.1.1", "10.30.1.1"),
+      {},
+      { kind: "reject", reason: "relay-source-mismatch" },
+    ],
+    [
+      "a relay's source in another entry does not vouch for this giaddr",
+      relayed("10.30.1.1", "10.20.0.1"),
+      {},
+      { kind: "reject", reason: "relay-source-mismatch" },
+    ],
+    [
+      "a relayed request from an unparseable source",
+      relayed("10.20.5.1", "somewhere"),
+      {},
+      { kind: "reject", reason: "relay-source-mismatch" },
+    ],
+    [
+      "a direct request that claims hops without naming a relay",
+      direct({ hops: 1 }),
+      {},
+      { kind: "reject", reason: "direct-with-hops" },
+    ],
+    [
+      "a path rejection comes before everything else",
+      relayed("10.20.5.1", "10.99.0.1"),
+      { lastHandledAt: T0, sourceTokens: 0, creationsLastMinute: 99, pendingActive: 99 },
+      { kind: "reject", reason: "relay-source-mismatch" },
     ],
     [
       "a retry within the dedupe window",
@@ -182,13 +231,24 @@ describe("admission, case by case", () => {
 const mac = fc
   .array(fc.integer({ min: 0, max: 255 }), { minLength: 6, maxLength: 6 })
   .map((b) => b.map((x) => x.toString(16).padStart(2, "0")).join(":"));
-const ip = fc.tuple(fc.constantFrom(10, 192), fc.nat(255), fc.nat(255), fc.nat(255)).map((p) => p.join("."));
+// Few prefixes and small octets, so listed relays, listed sources and near misses all come up often.
+const ip = fc
+  .tuple(fc.constantFrom("10.20", "10.30", "10.99", "192.168", "172.16"), fc.nat(2), fc.nat(5))
+  .map((p) => p.join("."));
 const arrival: fc.Arbitrary<Arrival> = fc.record({
   client: fc
-    .record({ mac, relay: fc.option(ip, { nil: undefined }) })
-    .map(({ mac: m, relay }) => client({ mac: m, ...(relay === undefined ? {} : { relay }) })),
+    .record({ mac, relay: fc.option(ip, { nil: undefined }), hops: fc.nat(3) })
+    .map(({ mac: m, relay, hops }) => client({ mac: m, hops, ...(relay === undefined ? {} : { relay }) })),
   source: fc.oneof(ip, fc.constant("0.0.0.0")),
 });
+/** The rules' relay entries, written out by hand: 10.20/16 from itself; 10.30/16 from two listed sources. */
+const cameRightWay = (a: Arrival): boolean => {
+  const { relay, hops } = a.client;
+  if (relay === undefined) return hops === 0;
+  if (relay.startsWith("10.20.")) return a.source.startsWith("10.20.");
+  if (relay.startsWith("10.30.")) return a.source === "192.168.0.1" || /^172\.16\.0\.[0-3]$/.test(a.source);
+  return false;
+};
 const state: fc.Arbitrary<AdmissionState> = fc.record({
   now: fc.constant(T0),
   lastHandledAt: fc.option(fc.integer({ min: T0 - 120_000, max: T0 }), { nil: undefined }),
@@ -203,7 +263,7 @@ describe("admission, by property", () => {
       fc.property(arrival, state, (a, s) => {
         const d = admit(a, s, rules);
         if (d.kind === "reject") return;
-        expect(a.client.relay === undefined || a.client.relay.startsWith("10.20.")).toBe(true);
+        expect(cameRightWay(a)).toBe(true);
         expect(s.lastHandledAt === undefined || s.now - s.lastHandledAt >= 30_000).toBe(true);
         expect(s.sourceTokens).toBeGreaterThanOrEqual(1);
         expect(s.creationsLastMinute).toBeLessThan(10);
@@ -235,9 +295,12 @@ describe("admission, by property", () => {
     fc.assert(
       fc.property(arrival, state, (a, s) => {
         const d = admit(a, s, rules);
-        const wrongWay = a.client.relay !== undefined && !a.client.relay.startsWith("10.20.");
-        if (wrongWay) expect(d).toEqual({ kind: "reject", reason: "relay-not-allowed" });
-        if (d.kind === "reject") expect(REJECT_REASONS).toContain(d.reason);
+        if (!cameRightWay(a)) {
+          expect(d.kind).toBe("reject");
+          expect(["relay-not-allowed", "relay-source-mismatch", "direct-with-hops"]).toContain(
+            d.kind === "reject" && d.reason,
+          );
+        }
       }),
     );
   });

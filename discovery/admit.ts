@@ -12,8 +12,12 @@ import type { ClientFacts } from "./pxe.ts";
 export const REJECT_REASONS = [
   /** Relayed, but giaddr is in no acceptRelays entry. */
   "relay-not-allowed",
+  /** giaddr names an accepted relay, but the packet did not come from that relay's addresses: forged. */
+  "relay-source-mismatch",
   /** Direct requests are not accepted (acceptDirect: false). */
   "direct-not-allowed",
+  /** giaddr 0.0.0.0 but hops > 0: claims to have passed a relay it does not name. */
+  "direct-with-hops",
   /** The same MAC was handled within the dedupe window (a retry). */
   "duplicate",
   /** This source address used up its token bucket. */
@@ -59,10 +63,16 @@ export interface ApprovalRule {
   subnet?: Cidr;
 }
 
+/** An accepted relay: its giaddr lies in `subnet`, its packets come from one of `sources`. */
+export interface RelayRule {
+  subnet: Cidr;
+  sources: Cidr[];
+}
+
 /** The policy with its strings parsed once, so admission does no parsing per packet. */
 export interface AdmissionRules {
   acceptDirect: boolean;
-  relays: Cidr[];
+  relays: RelayRule[];
   autoApprove: ApprovalRule[];
   dedupeMs: number;
   creationsPerMinute: number;
@@ -72,7 +82,11 @@ export interface AdmissionRules {
 export function admissionRules(policy: Policy): AdmissionRules {
   return {
     acceptDirect: policy.acceptDirect,
-    relays: policy.acceptRelays.map(cidr),
+    relays: policy.acceptRelays.map((r) =>
+      typeof r === "string"
+        ? { subnet: cidr(r), sources: [cidr(r)] }
+        : { subnet: cidr(r.subnet), sources: (r.sources ?? [r.subnet]).map(cidr) },
+    ),
     autoApprove: policy.autoApprove.map((r) => ({
       ...(r.macPrefix ? { macPrefix: r.macPrefix.toLowerCase() } : {}),
       ...(r.vendorClassPrefix ? { vendorClassPrefix: r.vendorClassPrefix } : {}),
@@ -84,14 +98,25 @@ export function admissionRules(policy: Policy): AdmissionRules {
   };
 }
 
-/** Whether the request came the way the policy accepts: directly, or through an accepted relay. */
+/**
+ * Whether the request came the way the policy accepts. Relayed: giaddr in an accepted relay's subnet, and
+ * the UDP source one of that relay's addresses — giaddr is just a field anyone can fill in, the source
+ * address at least has to be forged at the IP layer. Direct: giaddr 0.0.0.0 and hops 0.
+ */
 export function pathRejection(arrival: Arrival, rules: AdmissionRules): RejectReason | undefined {
-  const relay = arrival.client.relay;
-  if (relay === undefined) return rules.acceptDirect ? undefined : "direct-not-allowed";
+  const { relay, hops } = arrival.client;
+  if (relay === undefined) {
+    if (!rules.acceptDirect) return "direct-not-allowed";
+    return hops === 0 ? undefined : "direct-with-hops";
+  }
   const giaddr = parseIpv4(relay);
-  if (giaddr === undefined || !rules.relays.some((block) => contains(block, giaddr)))
-    return "relay-not-allowed";
-  return undefined;
+  const candidates = rules.relays.filter((r) => giaddr !== undefined && contains(r.subnet, giaddr));
+  if (!candidates.length) return "relay-not-allowed";
+  const source = parseIpv4(arrival.source);
+  const fromRelay = candidates.some(
+    (r) => source !== undefined && r.sources.some((b) => contains(b, source)),
+  );
+  return fromRelay ? undefined : "relay-source-mismatch";
 }
 
 /** All conditions of one rule must hold; any rule will do. */
@@ -120,6 +145,14 @@ export function admit(arrival: Arrival, state: AdmissionState, rules: AdmissionR
   return { kind: "create", approved };
 }
 
+const NOT_REMEMBERED: ReadonlySet<RejectReason> = new Set([
+  "relay-not-allowed",
+  "relay-source-mismatch",
+  "direct-not-allowed",
+  "direct-with-hops",
+  "duplicate",
+]);
+
 /**
  * Whether the Discoverer remembers the MAC as handled after this decision, so its retries within the dedupe
  * window are duplicates. Not after a path rejection: a forged packet carrying a real server's MAC must not
@@ -127,8 +160,5 @@ export function admit(arrival: Arrival, state: AdmissionState, rules: AdmissionR
  * by retries and a client refused for a limit is looked at again once the window has passed.
  */
 export function remembersClient(decision: Decision): boolean {
-  return (
-    decision.kind === "create" ||
-    !["relay-not-allowed", "direct-not-allowed", "duplicate"].includes(decision.reason)
-  );
+  return decision.kind === "create" || !NOT_REMEMBERED.has(decision.reason);
 }

@@ -73,4 +73,27 @@ describe("the discovery policy", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("takes relays as plain CIDRs or with their source addresses, and names a bad entry", () => {
+    const p = loadPolicy(undefined, {
+      addresses,
+      acceptRelays: ["10.20.0.0/16", { subnet: "10.30.0.0/24", sources: ["192.168.0.1", "172.16.0.0/30"] }],
+    });
+    expect(p.acceptRelays).toEqual([
+      "10.20.0.0/16",
+      { subnet: "10.30.0.0/24", sources: ["192.168.0.1", "172.16.0.0/30"] },
+    ]);
+    const bad =
+      (acceptRelays: unknown[]): (() => unknown) =>
+      () =>
+        loadPolicy(undefined, { addresses, acceptRelays });
+    expect(bad(["10.0.0.0/33"])).toThrow("acceptRelays.0: must be an IPv4 CIDR such as 10.0.0.0/24");
+    expect(bad(["10.0.0.1"])).toThrow("acceptRelays.0: must be an IPv4 CIDR such as 10.0.0.0/24");
+    expect(bad([{ subnet: "10.0.0.0/8", sources: ["x"] }])).toThrow(
+      "acceptRelays.0.sources.0: must be an IPv4 address or CIDR",
+    );
+    expect(bad([{ sources: ["10.0.0.1"] }])).toThrow(
+      "acceptRelays.0: must be a CIDR such as 10.20.0.0/16, or {subnet: CIDR, sources: [addresses or CIDRs]}",
+    );
+  });
 });

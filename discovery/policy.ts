@@ -36,6 +36,33 @@ export const approvalRuleSchema = z
     "a rule needs macPrefix, vendorClassPrefix or subnet",
   );
 
+const cidrOrAddress = z
+  .string()
+  .refine(
+    (s) => parseCidr(s) !== undefined,
+    "must be an IPv4 address or CIDR such as 10.0.0.1 or 10.0.0.0/24",
+  );
+
+/**
+ * An accepted relay. A plain CIDR: the relay's giaddr and the UDP source address of its packets must both
+ * lie in it. The object form names the source addresses separately, for relays that send from another
+ * interface (a loopback, an uplink) than the one on the clients' segment.
+ */
+export const relayRuleSchema = z.union(
+  [
+    cidr,
+    z.object({
+      subnet: cidr.describe("the relay's giaddr lies here"),
+      sources: z
+        .array(cidrOrAddress)
+        .min(1)
+        .optional()
+        .describe("the relay's packets come from these addresses; default: from subnet"),
+    }),
+  ],
+  { error: "must be a CIDR such as 10.20.0.0/16, or {subnet: CIDR, sources: [addresses or CIDRs]}" },
+);
+
 export const policySchema = z.object({
   namespace: z.string().min(1).default("tink-system"),
   acceptDirect: z
@@ -43,9 +70,9 @@ export const policySchema = z.object({
     .default(true)
     .describe("accept broadcasts from clients on the listener's own network"),
   acceptRelays: z
-    .array(cidr)
+    .array(relayRuleSchema)
     .default([])
-    .describe("relayed requests are accepted only from relays (giaddr) in these subnets; empty: none"),
+    .describe("relayed requests are accepted only from relays listed here; empty: none"),
   autoApprove: z.array(approvalRuleSchema).default([]),
   addresses: z.object({
     range: z.string().superRefine((range, ctx) => {
