@@ -24,6 +24,7 @@ import { hostOf } from "./ip.ts";
 import { AddressPool } from "./ipam.ts";
 import type { DiscoveryMetrics } from "./metrics.ts";
 import { PendingTracker } from "./pending.ts";
+import { deleteExpiredPending } from "./reaper.ts";
 import type { Policy } from "./policy.ts";
 import { clientFacts, type ClientFacts } from "./pxe.ts";
 import { SlidingWindow, SourceBuckets } from "./rate.ts";
@@ -92,18 +93,15 @@ export class Discoverer {
     this.now = deps.now ?? Date.now;
     const limits = deps.policy.limits;
     this.addresses = new AddressPool(deps.policy.addresses.range);
-    this.pending = new PendingTracker(Number.POSITIVE_INFINITY);
+    this.pending = new PendingTracker(parseDuration(limits.pendingExpiry));
     this.sources = new SourceBuckets(limits.perSource, MAX_TRACKED_SOURCES);
     this.rules = admissionRules(deps.policy);
     this.lastSeenMs = parseDuration(limits.lastSeenInterval);
     const observe = (hw: Hardware): void => this.observe(hw);
     deps.hardware.on("add", observe).on("update", observe);
-    deps.hardware.on("delete", (hw) => {
-      this.index.remove(hw);
-      this.addresses.remove(hw);
-      this.pending.remove(hw);
-    });
+    deps.hardware.on("delete", (hw) => this.forget(hw));
     for (const hw of deps.hardware.list()) this.observe(hw);
+    deps.metrics.countPending(() => this.pending.active(this.now()));
   }
 
   /** Every cache learns of a Hardware from the informer, or from our own write before its event arrives. */
@@ -111,6 +109,30 @@ export class Discoverer {
     this.index.put(hw);
     this.addresses.put(hw);
     this.pending.put(hw, this.now());
+  }
+
+  private forget(hw: Hardware): void {
+    this.index.remove(hw);
+    this.addresses.remove(hw);
+    this.pending.remove(hw);
+  }
+
+  /**
+   * Deletes pending Hardware not seen within pendingExpiry, if the policy says so (each re-checked on a
+   * fresh read first). Runs on a timer, never on the packet path.
+   */
+  async deleteExpiredPending(): Promise<number> {
+    if (!this.d.policy.limits.deleteExpiredPending) return 0;
+    const now = this.now();
+    const deleted = await deleteExpiredPending(this.pending.expired(now), {
+      client: this.d.client,
+      now,
+      expiryMs: this.pending.expiryMs,
+      log: this.d.log,
+    });
+    for (const hw of deleted) this.forget(hw);
+    this.d.metrics.pendingDeleted.inc(deleted.length);
+    return deleted.length;
   }
 
   async handle(bytes: Uint8Array, from: string): Promise<Outcome> {

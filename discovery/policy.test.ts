@@ -19,6 +19,8 @@ describe("the discovery policy", () => {
         creationsPerMinute: 30,
         maxPending: 100,
         lastSeenInterval: "10m",
+        pendingExpiry: "1h",
+        deleteExpiredPending: false,
         perSource: { creationsPerMinute: 20, burst: 20 },
       },
     });
@@ -95,5 +97,14 @@ describe("the discovery policy", () => {
     expect(bad([{ sources: ["10.0.0.1"] }])).toThrow(
       "acceptRelays.0: must be a CIDR such as 10.20.0.0/16, or {subnet: CIDR, sources: [addresses or CIDRs]}",
     );
+  });
+
+  it("refuses a pending expiry a booting server could outlive between two sightings", () => {
+    expect(() =>
+      loadPolicy(undefined, { addresses, limits: { pendingExpiry: "5m", lastSeenInterval: "10m" } }),
+    ).toThrow("limits.pendingExpiry: must be longer than lastSeenInterval");
+    expect(
+      loadPolicy(undefined, { addresses, limits: { pendingExpiry: "3s", lastSeenInterval: "1s" } }).limits,
+    ).toMatchObject({ pendingExpiry: "3s", lastSeenInterval: "1s", deleteExpiredPending: false });
   });
 });

@@ -36,6 +36,14 @@ export const approvalRuleSchema = z
     "a rule needs macPrefix, vendorClassPrefix or subnet",
   );
 
+function longer(a: string, b: string): boolean {
+  try {
+    return parseDuration(a) > parseDuration(b);
+  } catch {
+    return true; // a malformed duration has its own message
+  }
+}
+
 const cidrOrAddress = z
   .string()
   .refine(
@@ -102,6 +110,13 @@ export const policySchema = z.object({
       creationsPerMinute: z.int().min(1).max(10_000).default(30),
       maxPending: z.int().min(0).max(100_000).default(100),
       lastSeenInterval: duration.default("10m"),
+      pendingExpiry: duration
+        .default("1h")
+        .describe("pending Hardware not seen for this long stops counting against maxPending"),
+      deleteExpiredPending: z
+        .boolean()
+        .default(false)
+        .describe("delete expired pending Hardware (only unclaimed, still pending, created by discovery)"),
       perSource: z
         .object({
           creationsPerMinute: z.int().min(1).max(10_000).default(20),
@@ -110,11 +125,18 @@ export const policySchema = z.object({
         .default({ creationsPerMinute: 20, burst: 20 })
         .describe("a token bucket per UDP source address (a relay, or 0.0.0.0 for unconfigured clients)"),
     })
+    .refine((l) => longer(l.pendingExpiry, l.lastSeenInterval), {
+      // A pending server that keeps booting is seen again only every lastSeenInterval.
+      message: "must be longer than lastSeenInterval, or a server still booting would expire",
+      path: ["pendingExpiry"],
+    })
     .default({
       dedupeWindow: "30s",
       creationsPerMinute: 30,
       maxPending: 100,
       lastSeenInterval: "10m",
+      pendingExpiry: "1h",
+      deleteExpiredPending: false,
       perSource: { creationsPerMinute: 20, burst: 20 },
     }),
 });
