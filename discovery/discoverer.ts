@@ -1,6 +1,8 @@
 /**
  * One DHCP packet in, at most one Hardware out. The path is: bytes → DHCP packet → PXE facts → known MAC?
- * → policy → flood limits → address → create. Each step that says no is counted with its reason.
+ * → admission (admit.ts: the way it came, retries, rate limits, pending cap) → address → create. Each step
+ * that says no is counted with its reason. The caches admission reads are kept from informer events, so
+ * the packet path costs O(1) however much Hardware there is.
  * Discovery never answers a client: it only listens next to the real DHCP server (smee).
  */
 import { ANNOTATION, LABEL } from "../lib/api/labels.ts";
