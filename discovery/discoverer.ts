@@ -1,6 +1,8 @@
 /**
  * One DHCP packet in, at most one Hardware out. The path is: bytes → DHCP packet → PXE facts → known MAC?
- * → policy → flood limits → address → create. Each step that says no is counted with its reason.
+ * → admission (admit.ts: the way it came, retries, rate limits, pending cap) → address → create. Each step
+ * that says no is counted with its reason. The caches admission reads are kept from informer events, so
+ * the packet path costs O(1) however much Hardware there is.
  * Discovery never answers a client: it only listens next to the real DHCP server (smee).
  */
 import { ANNOTATION, LABEL } from "../lib/api/labels.ts";
@@ -9,18 +11,36 @@ import type { Informer } from "../lib/kube/informer.ts";
 import { isAlreadyExists, type KubeClient } from "../lib/kube/rest.ts";
 import type { Logger } from "../lib/log.ts";
 import { parseDuration } from "../lib/api/quantity.ts";
+import {
+  admissionRules,
+  admit,
+  remembersClient,
+  type AdmissionRules,
+  type AdmissionState,
+  type RejectReason,
+} from "./admit.ts";
+import { BoundedMap } from "./bounded-map.ts";
 import { DhcpDecodeError, decode } from "./dhcp/codec.ts";
-import { discoveredHardware } from "./hardware.ts";
+import { discoveredHardware, hardwareKey } from "./hardware.ts";
+import { hostOf } from "./ip.ts";
 import { AddressPool } from "./ipam.ts";
 import type { DiscoveryMetrics } from "./metrics.ts";
-import { autoApproved, rejection, type Policy } from "./policy.ts";
+import { PendingTracker } from "./pending.ts";
+import { deleteExpiredPending } from "./reaper.ts";
+import type { Policy } from "./policy.ts";
 import { clientFacts, type ClientFacts } from "./pxe.ts";
+import { SlidingWindow, SourceBuckets } from "./rate.ts";
+
+/** Clients remembered for de-duplication; past this the oldest are forgotten early. */
+const MAX_TRACKED_CLIENTS = 10_000;
+/** Source addresses with their own token bucket; past this the least recently active are forgotten. */
+const MAX_TRACKED_SOURCES = 1_024;
 
 export type Outcome =
   | { result: "malformed"; reason: string }
   | { result: "ignored"; reason: string }
   | { result: "known"; hardware: string; refreshed: boolean }
-  | { result: "rejected"; reason: string }
+  | { result: "rejected"; reason: RejectReason }
   | { result: "created"; hardware: string; address: string; approved: boolean }
   | { result: "exists"; hardware: string };
 
@@ -33,29 +53,22 @@ export interface DiscovererDeps {
   now?: () => number;
 }
 
-const indexKey = (hw: Hardware): string => `${hw.metadata.namespace}/${hw.metadata.name}`;
-
 /** Hardware by MAC, kept from informer events: answering "known?" never costs an API call. */
 export class MacIndex {
   private readonly byMac = new Map<string, Hardware>();
   private readonly macsOf = new Map<string, string[]>();
 
-  constructor(informer: Informer<Hardware>) {
-    const put = (hw: Hardware): void => this.put(hw);
-    informer.on("add", put).on("update", put);
-    informer.on("delete", (hw) => {
-      for (const mac of this.macsOf.get(indexKey(hw)) ?? []) this.byMac.delete(mac);
-      this.macsOf.delete(indexKey(hw));
-    });
-    for (const hw of informer.list()) put(hw);
-  }
-
   /** Also called for Hardware we just created, so its MAC is known before the watch event arrives. */
   put(hw: Hardware): void {
-    for (const mac of this.macsOf.get(indexKey(hw)) ?? []) this.byMac.delete(mac);
+    this.remove(hw);
     const macs = hardwareMacs(hw);
-    this.macsOf.set(indexKey(hw), macs);
+    this.macsOf.set(hardwareKey(hw), macs);
     for (const mac of macs) this.byMac.set(mac, hw);
+  }
+
+  remove(hw: Hardware): void {
+    for (const mac of this.macsOf.get(hardwareKey(hw)) ?? []) this.byMac.delete(mac);
+    this.macsOf.delete(hardwareKey(hw));
   }
 
   get(mac: string): Hardware | undefined {
@@ -65,18 +78,63 @@ export class MacIndex {
 
 export class Discoverer {
   private readonly d: DiscovererDeps;
-  private readonly index: MacIndex;
+  private readonly index = new MacIndex();
   private readonly addresses: AddressPool;
-  private readonly recent = new Map<string, number>();
-  private readonly lastSeenWritten = new Map<string, number>();
-  private creations: number[] = [];
+  private readonly pending: PendingTracker;
+  /** MAC → when it was last handled, for the dedupe window; oldest first. */
+  private readonly recent = new BoundedMap<string, number>(MAX_TRACKED_CLIENTS);
+  private readonly lastSeenWritten = new BoundedMap<string, number>(MAX_TRACKED_CLIENTS);
+  private readonly creations = new SlidingWindow(60_000);
+  private readonly sources: SourceBuckets;
+  private readonly rules: AdmissionRules;
+  private readonly lastSeenMs: number;
   private readonly now: () => number;
 
   constructor(deps: DiscovererDeps) {
     this.d = deps;
-    this.index = new MacIndex(deps.hardware);
-    this.addresses = new AddressPool(deps.policy.addresses.range);
     this.now = deps.now ?? Date.now;
+    const limits = deps.policy.limits;
+    this.addresses = new AddressPool(deps.policy.addresses.range);
+    this.pending = new PendingTracker(parseDuration(limits.pendingExpiry));
+    this.sources = new SourceBuckets(limits.perSource, MAX_TRACKED_SOURCES);
+    this.rules = admissionRules(deps.policy);
+    this.lastSeenMs = parseDuration(limits.lastSeenInterval);
+    const observe = (hw: Hardware): void => this.observe(hw);
+    deps.hardware.on("add", observe).on("update", observe);
+    deps.hardware.on("delete", (hw) => this.forget(hw));
+    for (const hw of deps.hardware.list()) this.observe(hw);
+    deps.metrics.countPending(() => this.pending.active(this.now()));
+  }
+
+  /** Every cache learns of a Hardware from the informer, or from our own write before its event arrives. */
+  private observe(hw: Hardware): void {
+    this.index.put(hw);
+    this.addresses.put(hw);
+    this.pending.put(hw, this.now());
+  }
+
+  private forget(hw: Hardware): void {
+    this.index.remove(hw);
+    this.addresses.remove(hw);
+    this.pending.remove(hw);
+  }
+
+  /**
+   * Deletes pending Hardware not seen within pendingExpiry, if the policy says so (each re-checked on a
+   * fresh read first). Runs on a timer, never on the packet path.
+   */
+  async deleteExpiredPending(): Promise<number> {
+    if (!this.d.policy.limits.deleteExpiredPending) return 0;
+    const now = this.now();
+    const deleted = await deleteExpiredPending(this.pending.expired(now), {
+      client: this.d.client,
+      now,
+      expiryMs: this.pending.expiryMs,
+      log: this.d.log,
+    });
+    for (const hw of deleted) this.forget(hw);
+    this.d.metrics.pendingDeleted.inc(deleted.length);
+    return deleted.length;
   }
 
   async handle(bytes: Uint8Array, from: string): Promise<Outcome> {
@@ -100,60 +158,51 @@ export class Discoverer {
       return this.refreshLastSeen(known);
     }
     m.discoveries.inc();
-    const why = this.whyNot(facts);
-    if (why) return this.reject(why, facts);
-    return this.create(facts);
-  }
-
-  /** Policy, retry de-duplication and flood caps, in that order; undefined when the client may be created. */
-  private whyNot(facts: ClientFacts): string | undefined {
-    const p = this.d.policy;
+    const source = hostOf(from);
     const now = this.now();
-    const window = parseDuration(p.limits.dedupeWindow);
-    const last = this.recent.get(facts.mac);
-    if (last !== undefined && now - last < window) return "duplicate";
-    this.remember(facts.mac, now, window);
-    const refused = rejection(p, facts);
-    if (refused) return refused;
-    const approved = autoApproved(p, facts);
-    const pending = this.d.hardware
-      .list()
-      .filter((h) => h.metadata.labels?.[LABEL.approval] === "pending").length;
-    if (!approved && pending >= p.limits.maxPending) return "pending-cap";
-    this.creations = this.creations.filter((t) => now - t < 60_000);
-    if (this.creations.length >= p.limits.creationsPerMinute) return "rate-limit";
-    return undefined;
+    const decision = admit(
+      { client: facts, source },
+      this.admissionState(facts.mac, source, now),
+      this.rules,
+    );
+    if (remembersClient(decision)) this.recent.set(facts.mac, now);
+    if (decision.kind === "reject") return this.reject(decision.reason, facts, source);
+    // The attempt is spent at the decision, so an API error is no way around the limits.
+    this.creations.add(now);
+    this.sources.take(source, now);
+    return this.create(facts, decision.approved, now);
   }
 
-  /** Notes a client as just handled; old entries go, so a flood of random MACs cannot grow the map forever. */
-  private remember(mac: string, now: number, window: number): void {
-    if (this.recent.size >= 10_000) {
-      for (const [m, t] of this.recent) if (now - t >= window) this.recent.delete(m);
-    }
-    this.recent.set(mac, now);
+  /** What admission needs to know, read from the caches: each read is O(1) amortized. */
+  private admissionState(mac: string, source: string, now: number): AdmissionState {
+    this.recent.dropOldestWhile((t) => now - t >= this.rules.dedupeMs);
+    return {
+      now,
+      lastHandledAt: this.recent.get(mac),
+      sourceTokens: this.sources.available(source, now),
+      creationsLastMinute: this.creations.count(now),
+      pendingActive: this.pending.active(now),
+    };
   }
 
-  private reject(reason: string, facts: ClientFacts): Outcome {
-    this.d.metrics.rejections.inc({ reason });
+  private reject(reason: RejectReason, facts: ClientFacts, source?: string): Outcome {
+    this.d.metrics.rejected(reason);
     if (reason !== "duplicate")
-      this.d.log.info({ mac: facts.mac, reason, relay: facts.relay }, "not creating Hardware");
+      this.d.log.info({ mac: facts.mac, reason, relay: facts.relay, source }, "not creating Hardware");
     return { result: "rejected", reason };
   }
 
-  private async create(facts: ClientFacts): Promise<Outcome> {
-    const now = this.now();
-    const address = this.addresses.allocate(this.d.hardware.list());
+  private async create(facts: ClientFacts, approved: boolean, now: number): Promise<Outcome> {
+    const address = this.addresses.allocate();
     if (!address) return this.reject("no-address", facts);
-    const approved = autoApproved(this.d.policy, facts);
     const hw = discoveredHardware(facts, this.d.policy, address, approved, new Date(now));
     const name = hw.metadata.name ?? "";
     const end = this.d.metrics.apiSeconds.startTimer({ verb: "create" });
     try {
       const created = await this.d.client.create(HARDWARE, hw);
       end({ result: "ok" });
-      this.creations.push(now);
       this.d.hardware.upsertLocal(created);
-      this.index.put(created);
+      this.observe(created);
       this.d.metrics.created.inc({ approval: approved ? "approved" : "pending" });
       this.d.log.info(
         {
@@ -189,9 +238,10 @@ export class Discoverer {
    */
   private async refreshLastSeen(hw: Hardware): Promise<Outcome> {
     const name = hw.metadata.name ?? "";
-    const key = `${hw.metadata.namespace}/${name}`;
+    const key = hardwareKey(hw);
     const now = this.now();
-    const interval = parseDuration(this.d.policy.limits.lastSeenInterval);
+    const interval = this.lastSeenMs;
+    this.lastSeenWritten.dropOldestWhile((t) => now - t >= interval);
     const previous = Math.max(
       this.lastSeenWritten.get(key) ?? 0,
       Date.parse(hw.metadata.annotations?.[ANNOTATION.lastSeen] ?? "") || 0,
@@ -202,8 +252,16 @@ export class Discoverer {
     const end = this.d.metrics.apiSeconds.startTimer({ verb: "patch" });
     try {
       const patch = { metadata: { annotations: { [ANNOTATION.lastSeen]: new Date(now).toISOString() } } };
-      await this.d.client.patch(HARDWARE, hw.metadata.namespace, name, patch, "merge");
+      const patched = await this.d.client.patch<Hardware>(
+        HARDWARE,
+        hw.metadata.namespace,
+        name,
+        patch,
+        "merge",
+      );
       end({ result: "ok" });
+      this.d.hardware.upsertLocal(patched);
+      this.observe(patched);
       return { result: "known", hardware: name, refreshed: true };
     } catch (err) {
       end({ result: "error" });

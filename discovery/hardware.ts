@@ -4,6 +4,11 @@ import type { Hardware } from "../lib/api/tinkerbell.ts";
 import type { Policy } from "./policy.ts";
 import type { ClientFacts } from "./pxe.ts";
 
+/** namespace/name: how discovery's caches key a Hardware. */
+export function hardwareKey(hw: Hardware): string {
+  return `${hw.metadata.namespace ?? ""}/${hw.metadata.name ?? ""}`;
+}
+
 export function hardwareName(mac: string): string {
   return `discovered-${mac.replace(/:/g, "")}`;
 }

@@ -36,6 +36,7 @@ export async function listen(
   };
   socket.on("message", (msg, rinfo) => {
     if (queue.length >= maxQueued) return opts.onDrop?.();
+    // The UDP source as the kernel saw it: admission checks relayed requests against it.
     queue.push([msg, `${rinfo.address}:${rinfo.port}`]);
     void drain();
   });

@@ -10,12 +10,13 @@ import { flag, withCommonFlags } from "../lib/flags.ts";
 import { loadKubeConfig } from "../lib/kube/config.ts";
 import { Informer, mergeInformers } from "../lib/kube/informer.ts";
 import { KubeClient } from "../lib/kube/rest.ts";
-import { createLogger } from "../lib/log.ts";
+import { parseDuration } from "../lib/api/quantity.ts";
+import { createLogger, type Logger } from "../lib/log.ts";
 import { startOpsServer } from "../lib/ops-server.ts";
 import { Discoverer } from "./discoverer.ts";
 import { listen } from "./listener.ts";
 import { DiscoveryMetrics } from "./metrics.ts";
-import { loadPolicy } from "./policy.ts";
+import { loadPolicy, type Policy } from "./policy.ts";
 
 interface DiscoveryFlags {
   kubeconfig?: string;
@@ -72,6 +73,24 @@ function overrides(o: DiscoveryFlags): Record<string, unknown> {
   return out;
 }
 
+/** Deletes expired pending Hardware on a timer, when the policy asks for it; one sweep at a time. */
+function startReaper(discoverer: Discoverer, policy: Policy, log: Logger): NodeJS.Timeout | undefined {
+  if (!policy.limits.deleteExpiredPending) return undefined;
+  // Often enough that an expired entry goes within a quarter of the expiry, at most once a minute.
+  const every = Math.min(60_000, Math.max(1_000, parseDuration(policy.limits.pendingExpiry) / 4));
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    discoverer
+      .deleteExpiredPending()
+      .catch((err: unknown) => log.warn({ err: String(err) }, "deleting expired pending Hardware failed"))
+      .finally(() => (running = false));
+  }, every);
+  timer.unref();
+  return timer;
+}
+
 async function main(): Promise<void> {
   const o = discoveryCommand().parse().opts<DiscoveryFlags>();
   const log = createLogger("metalpool-discovery", o.logLevel);
@@ -96,10 +115,11 @@ async function main(): Promise<void> {
   const hardware = mergeInformers(informers);
   const discoverer = new Discoverer({ client: new KubeClient(kc), hardware, policy, metrics, log });
   const listener = await listen(o.listen, (bytes, from) => discoverer.handle(bytes, from), {
-    onDrop: () => metrics.rejections.inc({ reason: "queue-full" }),
+    onDrop: () => metrics.rejected("queue-full"),
     onError: (err) =>
       log.error({ err: err instanceof Error ? err.message : String(err) }, "packet handling failed"),
   });
+  const reaper = startReaper(discoverer, policy, log);
   log.info(
     {
       listen: o.listen,
@@ -112,6 +132,7 @@ async function main(): Promise<void> {
     "listening",
   );
   const shutdown = async (): Promise<void> => {
+    if (reaper) clearInterval(reaper);
     await listener.close();
     for (const i of informers) i.stop();
     await ops.close();

@@ -1,4 +1,5 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { REJECT_REASONS, type RejectReason } from "./admit.ts";
 
 export class DiscoveryMetrics {
   readonly registry = new Registry();
@@ -28,10 +29,22 @@ export class DiscoveryMetrics {
     labelNames: ["approval"],
     registers: [this.registry],
   });
-  readonly rejections = new Counter({
+  private readonly rejections = new Counter({
     name: "metalpool_discovery_rejections_total",
     help: "Clients not turned into Hardware, by reason.",
     labelNames: ["reason"],
+    registers: [this.registry],
+  });
+  private pendingNow: () => number = () => 0;
+  readonly pending: Gauge = new Gauge({
+    name: "metalpool_discovery_pending_hardware",
+    help: "Pending (unapproved) Hardware seen within pendingExpiry: what counts against maxPending.",
+    registers: [this.registry],
+    collect: (): void => this.pending.set(this.pendingNow()),
+  });
+  readonly pendingDeleted = new Counter({
+    name: "metalpool_discovery_pending_deleted_total",
+    help: "Expired pending Hardware deleted (limits.deleteExpiredPending).",
     registers: [this.registry],
   });
   readonly apiSeconds = new Histogram({
@@ -44,5 +57,16 @@ export class DiscoveryMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "metalpool_discovery_process_" });
+    // Every reason is exported from the start, so rate() and alerts see a 0 before the first rejection.
+    for (const reason of REJECT_REASONS) this.rejections.inc({ reason }, 0);
+  }
+
+  /** Where the pending gauge reads its value when scraped. */
+  countPending(active: () => number): void {
+    this.pendingNow = active;
+  }
+
+  rejected(reason: RejectReason): void {
+    this.rejections.inc({ reason });
   }
 }

@@ -2,23 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { AddressPool } from "./ipam.ts";
-import { autoApproved, inSubnet, loadPolicy, rejection } from "./policy.ts";
-import type { ClientFacts } from "./pxe.ts";
+import { loadPolicy } from "./policy.ts";
 
 const addresses = { range: "10.0.0.10-10.0.0.12", netmask: "255.255.255.0" };
-const facts = (extra: Partial<ClientFacts> = {}): ClientFacts => ({
-  mac: "52:54:00:aa:bb:cc",
-  xid: 1,
-  messageType: "DISCOVER",
-  archCode: 7,
-  arch: "x86_64",
-  uefi: true,
-  vendorClass: "PXEClient:Arch:00007:UNDI:003000",
-  userClasses: [],
-  ...extra,
-});
-
 describe("the discovery policy", () => {
   it("fills defaults", () => {
     const p = loadPolicy(undefined, { addresses });
@@ -28,7 +14,15 @@ describe("the discovery policy", () => {
       acceptRelays: [],
       autoApprove: [],
       hardware: { ifaceName: "eth0", disks: ["/dev/sda"], allowPXE: false, allowWorkflow: false },
-      limits: { dedupeWindow: "30s", creationsPerMinute: 30, maxPending: 100, lastSeenInterval: "10m" },
+      limits: {
+        dedupeWindow: "30s",
+        creationsPerMinute: 30,
+        maxPending: 100,
+        lastSeenInterval: "10m",
+        pendingExpiry: "1h",
+        deleteExpiredPending: false,
+        perSource: { creationsPerMinute: 20, burst: 20 },
+      },
     });
   });
 
@@ -82,57 +76,35 @@ describe("the discovery policy", () => {
     }
   });
 
-  it("accepts relayed requests only from listed relay subnets", () => {
-    const p = loadPolicy(undefined, { addresses, acceptRelays: ["10.20.0.0/16"] });
-    expect(rejection(p, facts())).toBeUndefined();
-    expect(rejection(p, facts({ relay: "10.20.5.1" }))).toBeUndefined();
-    expect(rejection(p, facts({ relay: "10.30.0.1" }))).toBe("relay-not-allowed");
-    expect(rejection(loadPolicy(undefined, { addresses, acceptDirect: false }), facts())).toBe(
-      "direct-not-allowed",
+  it("takes relays as plain CIDRs or with their source addresses, and names a bad entry", () => {
+    const p = loadPolicy(undefined, {
+      addresses,
+      acceptRelays: ["10.20.0.0/16", { subnet: "10.30.0.0/24", sources: ["192.168.0.1", "172.16.0.0/30"] }],
+    });
+    expect(p.acceptRelays).toEqual([
+      "10.20.0.0/16",
+      { subnet: "10.30.0.0/24", sources: ["192.168.0.1", "172.16.0.0/30"] },
+    ]);
+    const bad =
+      (acceptRelays: unknown[]): (() => unknown) =>
+      () =>
+        loadPolicy(undefined, { addresses, acceptRelays });
+    expect(bad(["10.0.0.0/33"])).toThrow("acceptRelays.0: must be an IPv4 CIDR such as 10.0.0.0/24");
+    expect(bad(["10.0.0.1"])).toThrow("acceptRelays.0: must be an IPv4 CIDR such as 10.0.0.0/24");
+    expect(bad([{ subnet: "10.0.0.0/8", sources: ["x"] }])).toThrow(
+      "acceptRelays.0.sources.0: must be an IPv4 address or CIDR",
+    );
+    expect(bad([{ sources: ["10.0.0.1"] }])).toThrow(
+      "acceptRelays.0: must be a CIDR such as 10.20.0.0/16, or {subnet: CIDR, sources: [addresses or CIDRs]}",
     );
   });
 
-  it("approves by MAC prefix, vendor class or relay subnet, all conditions of a rule together", () => {
-    const p = loadPolicy(undefined, {
-      addresses,
-      autoApprove: [
-        { macPrefix: "52:54:00:AA" },
-        { vendorClassPrefix: "PXEClient:Arch:00011", subnet: "10.9.0.0/24" },
-      ],
-    });
-    expect(autoApproved(p, facts())).toBe(true);
-    expect(autoApproved(p, facts({ mac: "52:54:00:bb:00:01" }))).toBe(false);
+  it("refuses a pending expiry a booting server could outlive between two sightings", () => {
+    expect(() =>
+      loadPolicy(undefined, { addresses, limits: { pendingExpiry: "5m", lastSeenInterval: "10m" } }),
+    ).toThrow("limits.pendingExpiry: must be longer than lastSeenInterval");
     expect(
-      autoApproved(
-        p,
-        facts({
-          mac: "00:00:00:00:00:01",
-          vendorClass: "PXEClient:Arch:00011:UNDI:003000",
-          relay: "10.9.0.1",
-        }),
-      ),
-    ).toBe(true);
-    expect(
-      autoApproved(p, facts({ mac: "00:00:00:00:00:01", vendorClass: "PXEClient:Arch:00011:UNDI:003000" })),
-    ).toBe(false);
-  });
-
-  it("does subnet arithmetic right at the edges", () => {
-    expect(inSubnet("10.0.0.255", "10.0.0.0/24")).toBe(true);
-    expect(inSubnet("10.0.1.0", "10.0.0.0/24")).toBe(false);
-    expect(inSubnet("192.168.7.7", "0.0.0.0/0")).toBe(true);
-    expect(inSubnet("10.0.0.1", "10.0.0.1/32")).toBe(true);
-  });
-});
-
-describe("the address pool", () => {
-  it("hands out the lowest address no Hardware uses, never twice while a creation is in flight", () => {
-    const pool = new AddressPool("10.0.0.10-10.0.0.12");
-    const taken = [{ metadata: {}, spec: { interfaces: [{ dhcp: { ip: { address: "10.0.0.10" } } }] } }];
-    expect(pool.allocate(taken)).toBe("10.0.0.11");
-    expect(pool.allocate(taken)).toBe("10.0.0.12");
-    expect(pool.allocate(taken)).toBeUndefined();
-    pool.release("10.0.0.11");
-    expect(pool.allocate(taken)).toBe("10.0.0.11");
+      loadPolicy(undefined, { addresses, limits: { pendingExpiry: "3s", lastSeenInterval: "1s" } }).limits,
+    ).toMatchObject({ pendingExpiry: "3s", lastSeenInterval: "1s", deleteExpiredPending: false });
   });
 });

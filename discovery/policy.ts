@@ -7,14 +7,12 @@ import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { parseDuration } from "../lib/api/quantity.ts";
-import type { ClientFacts } from "./pxe.ts";
+import { isIpv4, parseCidr, parseRange } from "./ip.ts";
 
-const ipv4 = z
-  .string()
-  .regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/, "must be an IPv4 address");
+const ipv4 = z.string().refine(isIpv4, "must be an IPv4 address");
 const cidr = z
   .string()
-  .regex(/^(\d{1,3}\.){3}\d{1,3}\/(3[0-2]|[12]?\d)$/, "must be an IPv4 CIDR such as 10.0.0.0/24");
+  .refine((s) => s.includes("/") && parseCidr(s) !== undefined, "must be an IPv4 CIDR such as 10.0.0.0/24");
 const duration = z.string().refine((s) => {
   try {
     parseDuration(s);
@@ -38,6 +36,41 @@ export const approvalRuleSchema = z
     "a rule needs macPrefix, vendorClassPrefix or subnet",
   );
 
+function longer(a: string, b: string): boolean {
+  try {
+    return parseDuration(a) > parseDuration(b);
+  } catch {
+    return true; // a malformed duration has its own message
+  }
+}
+
+const cidrOrAddress = z
+  .string()
+  .refine(
+    (s) => parseCidr(s) !== undefined,
+    "must be an IPv4 address or CIDR such as 10.0.0.1 or 10.0.0.0/24",
+  );
+
+/**
+ * An accepted relay. A plain CIDR: the relay's giaddr and the UDP source address of its packets must both
+ * lie in it. The object form names the source addresses separately, for relays that send from another
+ * interface (a loopback, an uplink) than the one on the clients' segment.
+ */
+export const relayRuleSchema = z.union(
+  [
+    cidr,
+    z.object({
+      subnet: cidr.describe("the relay's giaddr lies here"),
+      sources: z
+        .array(cidrOrAddress)
+        .min(1)
+        .optional()
+        .describe("the relay's packets come from these addresses; default: from subnet"),
+    }),
+  ],
+  { error: "must be a CIDR such as 10.20.0.0/16, or {subnet: CIDR, sources: [addresses or CIDRs]}" },
+);
+
 export const policySchema = z.object({
   namespace: z.string().min(1).default("tink-system"),
   acceptDirect: z
@@ -45,21 +78,17 @@ export const policySchema = z.object({
     .default(true)
     .describe("accept broadcasts from clients on the listener's own network"),
   acceptRelays: z
-    .array(cidr)
+    .array(relayRuleSchema)
     .default([])
-    .describe("relayed requests are accepted only from relays (giaddr) in these subnets; empty: none"),
+    .describe("relayed requests are accepted only from relays listed here; empty: none"),
   autoApprove: z.array(approvalRuleSchema).default([]),
   addresses: z.object({
-    range: z
-      .string()
-      .regex(
-        /^(\d{1,3}\.){3}\d{1,3}-(\d{1,3}\.){3}\d{1,3}$/,
-        "must be START-END such as 10.77.0.100-10.77.0.199",
-      )
-      .refine((r) => {
-        const [from, to] = r.split("-") as [string, string];
-        return ipToInt(from) <= ipToInt(to);
-      }, "ends before it starts"),
+    range: z.string().superRefine((range, ctx) => {
+      const ends = range.split("-");
+      if (ends.length !== 2 || !ends.every(isIpv4))
+        ctx.addIssue({ code: "custom", message: "must be START-END such as 10.77.0.100-10.77.0.199" });
+      else if (!parseRange(range)) ctx.addIssue({ code: "custom", message: "ends before it starts" });
+    }),
     netmask: ipv4,
     gateway: ipv4.optional(),
     nameServers: z.array(ipv4).default([]),
@@ -81,8 +110,35 @@ export const policySchema = z.object({
       creationsPerMinute: z.int().min(1).max(10_000).default(30),
       maxPending: z.int().min(0).max(100_000).default(100),
       lastSeenInterval: duration.default("10m"),
+      pendingExpiry: duration
+        .default("1h")
+        .describe("pending Hardware not seen for this long stops counting against maxPending"),
+      deleteExpiredPending: z
+        .boolean()
+        .default(false)
+        .describe("delete expired pending Hardware (only unclaimed, still pending, created by discovery)"),
+      perSource: z
+        .object({
+          creationsPerMinute: z.int().min(1).max(10_000).default(20),
+          burst: z.int().min(1).max(10_000).default(20),
+        })
+        .default({ creationsPerMinute: 20, burst: 20 })
+        .describe("a token bucket per UDP source address (a relay, or 0.0.0.0 for unconfigured clients)"),
     })
-    .default({ dedupeWindow: "30s", creationsPerMinute: 30, maxPending: 100, lastSeenInterval: "10m" }),
+    .refine((l) => longer(l.pendingExpiry, l.lastSeenInterval), {
+      // A pending server that keeps booting is seen again only every lastSeenInterval.
+      message: "must be longer than lastSeenInterval, or a server still booting would expire",
+      path: ["pendingExpiry"],
+    })
+    .default({
+      dedupeWindow: "30s",
+      creationsPerMinute: 30,
+      maxPending: 100,
+      lastSeenInterval: "10m",
+      pendingExpiry: "1h",
+      deleteExpiredPending: false,
+      perSource: { creationsPerMinute: 20, burst: 20 },
+    }),
 });
 
 export type Policy = z.output<typeof policySchema>;
@@ -109,37 +165,4 @@ export function loadPolicy(file: string | undefined, overrides: Record<string, u
     throw new Error(`invalid discovery policy${file ? ` in ${file}` : ""}: ${issues}`);
   }
   return parsed.data;
-}
-
-export function ipToInt(ip: string): number {
-  return ip.split(".").reduce((n, part) => n * 256 + Number(part), 0);
-}
-
-export function intToIp(n: number): string {
-  return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join(".");
-}
-
-export function inSubnet(ip: string, subnet: string): boolean {
-  const [base, bits] = subnet.split("/") as [string, string];
-  const size = 2 ** (32 - Number(bits));
-  return Math.floor(ipToInt(ip) / size) === Math.floor(ipToInt(base) / size);
-}
-
-/** Why a client is not accepted at all (a rejection), or undefined. */
-export function rejection(policy: Policy, facts: ClientFacts): string | undefined {
-  if (facts.relay) {
-    if (!policy.acceptRelays.some((s) => inSubnet(facts.relay as string, s))) return "relay-not-allowed";
-  } else if (!policy.acceptDirect) {
-    return "direct-not-allowed";
-  }
-  return undefined;
-}
-
-export function autoApproved(policy: Policy, facts: ClientFacts): boolean {
-  return policy.autoApprove.some(
-    (rule) =>
-      (!rule.macPrefix || facts.mac.startsWith(rule.macPrefix.toLowerCase())) &&
-      (!rule.vendorClassPrefix || facts.vendorClass.startsWith(rule.vendorClassPrefix)) &&
-      (!rule.subnet || (facts.relay !== undefined && inSubnet(facts.relay, rule.subnet))),
-  );
 }

@@ -25,6 +25,7 @@ describe("PXE client facts", () => {
       facts: {
         mac: "52:54:00:12:34:56",
         xid: 0x1234abcd,
+        hops: 0,
         messageType: "DISCOVER",
         archCode: 0,
         arch: "x86_64",
@@ -72,6 +73,7 @@ describe("PXE client facts", () => {
         uefi: arm.facts.uefi,
         type: arm.facts.messageType,
         relay: arm.facts.relay,
+        hops: arm.facts.hops,
         agent: arm.facts.relayAgent,
       },
     ).toEqual({
@@ -79,6 +81,7 @@ describe("PXE client facts", () => {
       uefi: true,
       type: "REQUEST",
       relay: "10.20.0.1",
+      hops: 1,
       agent: { circuitId: "0007", remoteId: "09" },
     });
   });

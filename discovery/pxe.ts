@@ -38,6 +38,8 @@ export interface ClientFacts {
   messageType: MessageType;
   /** The relay's address when the request came through a relay (giaddr), else undefined. */
   relay?: string;
+  /** Relay agents the request passed (each one adds 1); a direct request has 0. */
+  hops: number;
   relayAgent?: { circuitId?: string; remoteId?: string };
   archCode: number;
   arch: Arch;
@@ -63,7 +65,8 @@ export function clientFacts(p: DhcpPacket): FactsResult {
     reasons.push(`hardware type ${p.htype}/length ${p.hlen} is not Ethernet`);
   let type: MessageType | undefined;
   let decoded:
-    Omit<ClientFacts, "mac" | "xid" | "messageType" | "relay" | "archCode" | "arch" | "uefi"> | undefined;
+    | Omit<ClientFacts, "mac" | "xid" | "messageType" | "relay" | "hops" | "archCode" | "arch" | "uefi">
+    | undefined;
   let archCodes: number[] | undefined;
   try {
     type = messageType(p);
@@ -102,6 +105,7 @@ export function clientFacts(p: DhcpPacket): FactsResult {
       xid: p.xid,
       messageType: type,
       ...(p.giaddr !== "0.0.0.0" ? { relay: p.giaddr } : {}),
+      hops: p.hops,
       archCode,
       arch: known.arch,
       uefi: known.uefi,

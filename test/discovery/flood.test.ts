@@ -65,10 +65,11 @@ describe("a flood of random MACs", () => {
     });
     const outcomes: string[] = [];
     for (const mac of macs.slice(0, 20))
-      outcomes.push((await discoverer.handle(discover(mac), "flood")).result);
+      outcomes.push((await discoverer.handle(discover(mac), "0.0.0.0:68")).result);
     expect(outcomes.filter((o) => o === "created")).toHaveLength(3);
     clock += 61_000; // a minute later: room for 3 more, but only 2 more pending are allowed
-    for (const mac of macs.slice(20)) outcomes.push((await discoverer.handle(discover(mac), "flood")).result);
+    for (const mac of macs.slice(20))
+      outcomes.push((await discoverer.handle(discover(mac), "0.0.0.0:68")).result);
     expect(outcomes.filter((o) => o === "created")).toHaveLength(5);
     expect((await client.list<Hardware>(HARDWARE, ns)).items).toHaveLength(5);
     const text = await metrics.registry.metrics();

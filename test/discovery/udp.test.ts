@@ -3,21 +3,20 @@
  * address allocation around existing Hardware, retries, known MACs, malformed and hostile input, exhaustion.
  * (The QEMU tests in pxe-firmware.test.ts prove the same with real PXE firmware.)
  */
-import { createSocket } from "node:dgram";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { encode } from "../../discovery/dhcp/codec.ts";
 import { HARDWARE, type Hardware } from "../../lib/api/tinkerbell.ts";
 import { KubeClient } from "../../lib/kube/rest.ts";
-import { OVMF_UUID_OPTION, packet } from "../fixtures/dhcp.ts";
+import { OVMF_UUID_OPTION } from "../fixtures/dhcp.ts";
 import { createNamespace, kubeconfigPath, testKubeConfig } from "../harness/kube.ts";
 import { freePort, waitFor } from "../harness/ports.ts";
 import { startProgram, type ProgramProcess } from "../harness/program.ts";
 import { hardware } from "../operator/fixtures.ts";
+import { metric as readMetric, pxeDiscover, send as sendFrom } from "./client.ts";
 
 const kc = testKubeConfig();
 const client = new KubeClient(kc);
@@ -27,50 +26,13 @@ let discovery: ProgramProcess;
 let port: number;
 let metricsUrl: string;
 
-const b = (...xs: number[]): Uint8Array => Uint8Array.from(xs);
-const str = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, "latin1"));
-
-function pxeDiscover(
-  mac: string,
-  opts: { arch?: number; uuid?: Uint8Array; vendor?: string } = {},
-): Uint8Array {
-  const chaddr = new Uint8Array(16);
-  chaddr.set(mac.split(":").map((x) => parseInt(x, 16)));
-  const arch = opts.arch ?? 7;
-  return encode(
-    packet(
-      [
-        [53, b(1)],
-        [60, str(opts.vendor ?? `PXEClient:Arch:${String(arch).padStart(5, "0")}:UNDI:003000`)],
-        [93, b(0, arch)],
-        ...(opts.uuid ? ([[97, opts.uuid]] as [number, Uint8Array][]) : []),
-      ],
-      { chaddr },
-    ),
-  );
-}
-
-async function send(...datagrams: Uint8Array[]): Promise<void> {
-  const socket = createSocket("udp4");
-  for (const d of datagrams)
-    await new Promise<void>((resolve, reject) =>
-      socket.send(d, port, "127.0.0.1", (err) => (err ? reject(err) : resolve())),
-    );
-  socket.close();
-}
-
 const discovered = async (): Promise<Hardware[]> =>
   (await client.list<Hardware>(HARDWARE, ns)).items.filter(
     (h) => h.metadata.labels?.["metalpool.io/discovered"] === "true",
   );
 
-async function metric(name: string): Promise<number> {
-  const text = await (await fetch(`${metricsUrl}/metrics`)).text();
-  const line = text
-    .split("\n")
-    .find((l) => l.startsWith(name + " ") || (l.startsWith(name + "{") && l.includes(name)));
-  return line ? Number(line.split(" ").at(-1)) : 0;
-}
+const send = (...datagrams: Uint8Array[]): Promise<void> => sendFrom(port, datagrams);
+const metric = (sample: string): Promise<number> => readMetric(metricsUrl, sample);
 
 beforeAll(async () => {
   ns = await createNamespace(kc.makeApiClient(CoreV1Api), "disc");
