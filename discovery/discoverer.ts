@@ -77,6 +77,7 @@ export class MacIndex {
 }
 
 export class Discoverer {
+  private pendingInFlight = 0;
   private readonly d: DiscovererDeps;
   private readonly index = new MacIndex();
   private readonly addresses: AddressPool;
@@ -170,7 +171,13 @@ export class Discoverer {
     // The attempt is spent at the decision, so an API error is no way around the limits.
     this.creations.add(now);
     this.sources.take(source, now);
-    return this.create(facts, decision.approved, now);
+    // Creations still in flight count against the pending cap: packets are handled concurrently.
+    if (!decision.approved) this.pendingInFlight += 1;
+    try {
+      return await this.create(facts, decision.approved, now);
+    } finally {
+      if (!decision.approved) this.pendingInFlight -= 1;
+    }
   }
 
   /** What admission needs to know, read from the caches: each read is O(1) amortized. */
@@ -181,7 +188,7 @@ export class Discoverer {
       lastHandledAt: this.recent.get(mac),
       sourceTokens: this.sources.available(source, now),
       creationsLastMinute: this.creations.count(now),
-      pendingActive: this.pending.active(now),
+      pendingActive: this.pending.active(now) + this.pendingInFlight,
     };
   }
 

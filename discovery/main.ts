@@ -128,9 +128,15 @@ async function main(): Promise<void> {
       metricsPort: ops.port,
       namespace: policy.namespace,
       range: policy.addresses.range,
+      recvBufferBytes: listener.recvBufferBytes,
     },
     "listening",
   );
+  if (listener.recvBufferBytes < 1024 * 1024)
+    log.warn(
+      { recvBufferBytes: listener.recvBufferBytes },
+      "the kernel granted a small UDP receive buffer; a burst of PXE clients may be lost before discovery reads it (raise net.core.rmem_max to 4 MiB)",
+    );
   const shutdown = async (): Promise<void> => {
     if (reaper) clearInterval(reaper);
     await listener.close();
