@@ -21,7 +21,7 @@ import type { SecretPolicy } from "../lib/kube/secret-policy.ts";
 import type { Logger } from "../lib/log.ts";
 import { RedfishClient } from "../lib/redfish/client.ts";
 import { RedfishError } from "../lib/redfish/errors.ts";
-import { readInventory } from "../lib/redfish/inventory.ts";
+import { readIdentity } from "../lib/redfish/inventory.ts";
 import { BmcReports } from "./bmc-reports.ts";
 import { eventReason } from "./inventory.ts";
 import {
@@ -48,7 +48,7 @@ export interface VouchDeps {
   timeoutMs?: number;
 }
 
-/** What a Machine's BMC reports about its system: UUID and NIC MACs, from the same read as inventory. */
+/** What a Machine's BMC reports about its system: UUID and NIC MACs. */
 async function readReport(
   client: KubeClient,
   machine: BmcMachine,
@@ -60,7 +60,7 @@ async function readReport(
     ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
   });
   try {
-    const inv = await readInventory(redfish, bmc.systemId);
+    const inv = await readIdentity(redfish, bmc.systemId);
     return {
       machine: machine.metadata.name ?? "",
       ...(inv.uuid ? { uuid: inv.uuid } : {}),
