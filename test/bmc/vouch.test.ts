@@ -2,7 +2,7 @@
  * Strong approval end to end: the real operator program (--approve-vouched true) on the real API server asks
  * real Redfish BMCs (sushy-tools' emulator) described by bmc.tinkerbell.org Machines whether they manage a
  * server discovery found. Approved when a BMC lists the server's NIC or reports its SMBIOS UUID (here in the
- * other byte order); left pending when no BMC knows it.
+ * other byte order); left pending when no BMC knows it, or when the evidence conflicts.
  */
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -166,5 +166,26 @@ describe("approval vouched for by a known BMC", () => {
     expect(hw.metadata.labels?.["metalpool.io/approved"]).toBeUndefined();
     expect(hw.metadata.annotations?.["metalpool.io/vouched-by"]).toBeUndefined();
     expect(hw.spec.bmcRef).toBeUndefined();
+  });
+
+  it("leaves pending, with a Warning, a client that sends a known server's UUID with a MAC that BMC does not list", async () => {
+    // Every PXE request broadcasts the UUID: a host could send a real server's with its own MAC.
+    const created = await client.create(HARDWARE, discovered("52:54:00:66:00:01", SYSTEMS.bystander));
+    const name = created.metadata.name ?? "";
+    await waitFor(
+      "the NotVouched Event",
+      async () =>
+        (await core.listNamespacedEvent({ namespace: ns })).items.some(
+          (e) =>
+            e.reason === "NotVouched" &&
+            e.type === "Warning" &&
+            e.involvedObject.name === name &&
+            e.message?.includes("the client's MAC 52:54:00:66:00:01 is none of its NICs (52:54:00:3c:00:01)"),
+        ),
+      30_000,
+    );
+    const hw = await client.get<Hardware>(HARDWARE, ns, name);
+    expect(hw.metadata.labels?.["metalpool.io/approval"]).toBe("pending");
+    expect(hw.metadata.labels?.["metalpool.io/approved"]).toBeUndefined();
   });
 });
