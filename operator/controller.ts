@@ -23,6 +23,7 @@ import { POOL, PoolReconciler } from "./pool/reconcile.ts";
 import type { PoolObject } from "./pool/types.ts";
 import { manualPower, type PowerControl } from "./provision/power.ts";
 import { TargetClusters } from "./target.ts";
+import { VouchController } from "./vouch.ts";
 
 export interface ControllerOptions {
   kc: KubeConfig;
@@ -37,6 +38,8 @@ export interface ControllerOptions {
   secretPolicy?: SecretPolicy;
   /** Whether this replica leads right now (asked right before every power and wipe); always, without election. */
   leading?: () => boolean;
+  /** Approve pending discovered Hardware that a known BMC vouches for (see vouch.ts); off by default. */
+  approveVouched?: boolean;
 }
 
 const REQUIRED_KINDS: readonly ResourceType[] = [POOL, HARDWARE, WORKFLOW];
@@ -61,6 +64,7 @@ export class PoolController {
   private readonly machineDeployments: Informer<KubeObject>[] = [];
   private readonly reconciler: PoolReconciler;
   private readonly inventory: InventoryController;
+  private readonly vouch: VouchController | undefined;
   private readonly opts: ControllerOptions;
   private workersRunning: Promise<void>[] = [];
   private active = false;
@@ -100,6 +104,15 @@ export class PoolController {
       log: opts.log,
       ...(opts.secretPolicy ? { policy: opts.secretPolicy } : {}),
     });
+    if (opts.approveVouched)
+      this.vouch = new VouchController({
+        client,
+        hardware: mergeInformers(this.hardware),
+        events,
+        log: opts.log,
+        resyncMs: opts.resyncMs,
+        ...(opts.secretPolicy ? { policy: opts.secretPolicy } : {}),
+      });
     this.reconciler = new PoolReconciler({
       client,
       hardware: mergeInformers(this.hardware),
@@ -252,6 +265,7 @@ export class PoolController {
     for (const inf of this.pools) for (const p of inf.list()) this.queue.add(keyOf(p));
     this.workersRunning = Array.from({ length: this.opts.workers }, () => this.worker());
     this.inventory.start();
+    this.vouch?.start(leadership);
     const sweep = (): void => {
       this.collectOrphans().catch((err: unknown) => this.onError(err));
     };
@@ -303,7 +317,7 @@ export class PoolController {
     this.active = false;
     clearInterval(this.sweeper);
     this.queue.shutDown();
-    await Promise.all([...this.workersRunning, this.inventory.stop()]);
+    await Promise.all([...this.workersRunning, this.inventory.stop(), this.vouch?.stop()]);
   }
 
   stopInformers(): void {

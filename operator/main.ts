@@ -31,6 +31,7 @@ interface OperatorFlags {
   leaseDuration: string;
   secretNamespaces: string;
   allowInsecureBmc: boolean | string;
+  approveVouched: boolean | string;
 }
 
 export function operatorCommand(): Command {
@@ -76,6 +77,13 @@ export function operatorCommand(): Command {
         "false",
       ),
     )
+    .addOption(
+      flag(
+        "--approve-vouched <bool>",
+        "approve a pending discovered server when a known BMC (a bmc.tinkerbell.org Machine in its namespace) reports its MAC or UUID",
+        "false",
+      ),
+    )
     .showHelpAfterError();
 }
 
@@ -108,6 +116,7 @@ async function main(): Promise<void> {
     power: powerDrivers(kc, log, secretPolicy),
     secretPolicy,
     leading: () => !elector || elector.isLeader(),
+    approveVouched: String(o.approveVouched) === "true",
   });
   const leaderElect = String(o.leaderElect) !== "false";
   let leading = !leaderElect;
@@ -117,7 +126,13 @@ async function main(): Promise<void> {
     readiness: () => (controller.hasSynced() ? null : "caches not synced"),
   });
   log.info(
-    { metrics: o.metricsAddr, port: ops.port, namespaces: namespaces ?? "all", leaderElect },
+    {
+      metrics: o.metricsAddr,
+      port: ops.port,
+      namespaces: namespaces ?? "all",
+      leaderElect,
+      approveVouched: String(o.approveVouched) === "true",
+    },
     "starting",
   );
   await controller.startInformers();

@@ -13,7 +13,10 @@ export const LABEL = {
   discovered: "metalpool.io/discovered",
   /** A discovered server is eligible only with approved=true (set by a person or an auto-approve rule). */
   approved: "metalpool.io/approved",
-  /** On discovered Hardware nobody approved yet: "pending" (counted against the pending cap). */
+  /**
+   * On discovered Hardware: "pending" while nobody approved it (counted against the pending cap); "vouched"
+   * once the operator approved it because a BMC the cluster knows reports its MAC or UUID.
+   */
   approval: "metalpool.io/approval",
   /** On MachineDeployments and Workflows: which Hardware they are for. */
   hardware: "metalpool.io/hardware",
@@ -53,6 +56,8 @@ export const ANNOTATION = {
   relay: "metalpool.io/relay",
   firstSeen: "metalpool.io/first-seen",
   lastSeen: "metalpool.io/last-seen",
+  /** On vouched Hardware: the bmc.tinkerbell.org Machine (same namespace) whose BMC reports this server. */
+  vouchedBy: "metalpool.io/vouched-by",
   /** Chosen for scale-down: the member is being deprovisioned and released; it never goes back. */
   releasing: "metalpool.io/releasing",
   /** Provisioning attempts so far, where no Workflow records them (a failure without one, or machine-controller mode). */

@@ -16,7 +16,7 @@ import {
 } from "../kube/secret-policy.ts";
 import type { RedfishEndpoint } from "../redfish/client.ts";
 
-interface BmcMachine extends KubeObject {
+export interface BmcMachine extends KubeObject {
   spec: {
     connection: {
       host: string;
@@ -92,37 +92,60 @@ async function fromMachine(
   const machine = await client.getOrNull<BmcMachine>(BMC_MACHINE, ns, machineName);
   if (!machine)
     throw new BmcConfigError(`${owner}: bmc Machine ${ns}/${machineName} (spec.bmcRef) not found`);
+  const target = await machineTarget(client, machine, owner, opts);
+  return { ...target, describe: describeBmc(target.endpoint.url, hw) };
+}
+
+/**
+ * The BMC a bmc.tinkerbell.org Machine describes, for callers that start from the Machine rather than from
+ * a Hardware (vouching for a discovered server). Same rules as through spec.bmcRef.
+ */
+export async function resolveMachineBmc(
+  client: KubeClient,
+  machine: BmcMachine,
+  opts: ResolveOptions = {},
+): Promise<BmcTarget> {
+  const owner = `bmc Machine ${machine.metadata.namespace ?? "default"}/${machine.metadata.name}`;
+  const target = await machineTarget(client, machine, owner, opts);
+  return { ...target, describe: `BMC ${new URL(target.endpoint.url).host} of ${owner}` };
+}
+
+/** Endpoint, system and credentials of a bmc Machine; `owner` is who is named in refusals. */
+async function machineTarget(
+  client: KubeClient,
+  machine: BmcMachine,
+  owner: string,
+  opts: ResolveOptions,
+): Promise<Omit<BmcTarget, "describe">> {
+  const ns = machine.metadata.namespace ?? "default";
+  const machineName = machine.metadata.name ?? "";
   const c = machine.spec.connection;
   const ref = c.authSecretRef;
   if (!ref?.name)
     throw new BmcConfigError(`${owner}: bmc Machine ${machineName} has no connection.authSecretRef`);
   const policy = opts.policy ?? STRICT_SECRET_POLICY;
+  const url = redfishUrl(c.host, redfishPort(c));
   const refused =
     secretNamespaceRefusal(policy, `bmc Machine ${ns}/${machineName}`, ns, ref.namespace ?? ns) ??
-    insecureEndpointRefusal(policy, owner, redfishUrl(c.host, redfishPort(c)));
+    insecureEndpointRefusal(policy, owner, url);
   if (refused) throw new BmcConfigError(refused);
   const creds = await credentials(client, ref.namespace ?? ns, ref.name, owner);
-  return machineTarget(c, creds, hw, opts.ca);
+  const system = c.providerOptions?.redfish?.systemName;
+  return { endpoint: machineEndpoint(c, url, creds, opts.ca), ...(system ? { systemId: system } : {}) };
 }
 
-function machineTarget(
+function machineEndpoint(
   c: BmcMachine["spec"]["connection"],
+  url: string,
   creds: { username: string; password: string },
-  hw: Hardware,
   ca: string | undefined,
-): BmcTarget {
-  const url = redfishUrl(c.host, redfishPort(c));
-  const redfish = c.providerOptions?.redfish;
+): RedfishEndpoint {
   return {
-    endpoint: {
-      url,
-      ...creds,
-      ...(c.insecureTLS ? { insecure: true } : {}),
-      ...(ca ? { ca } : {}),
-      ...(redfish?.useBasicAuth ? { auth: "basic" as const } : {}),
-    },
-    ...(redfish?.systemName ? { systemId: redfish.systemName } : {}),
-    describe: describeBmc(url, hw),
+    url,
+    ...creds,
+    ...(c.insecureTLS ? { insecure: true } : {}),
+    ...(ca ? { ca } : {}),
+    ...(c.providerOptions?.redfish?.useBasicAuth ? { auth: "basic" as const } : {}),
   };
 }
 

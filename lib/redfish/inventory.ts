@@ -111,6 +111,18 @@ async function nics(client: RedfishClient, s: ComputerSystem): Promise<Inventory
     .filter((n) => /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(n.mac));
 }
 
+/**
+ * Only what identifies the server: its system UUID and NIC MACs. A few requests instead of a full inventory
+ * (BMCs often take a second per request), for callers that only ask "is this that server?".
+ */
+export async function readIdentity(
+  client: RedfishClient,
+  systemId?: string,
+): Promise<Pick<Inventory, "systemId" | "uuid" | "nics">> {
+  const s = await client.system(systemId);
+  return { systemId: s.Id, ...(s.UUID ? { uuid: s.UUID.toLowerCase() } : {}), nics: await nics(client, s) };
+}
+
 export async function readInventory(client: RedfishClient, systemId?: string): Promise<Inventory> {
   const s = await client.system(systemId);
   const [cpus, diskList, nicList] = [

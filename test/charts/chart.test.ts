@@ -11,6 +11,7 @@ import { ApiException, CoreV1Api, KubeConfig, KubernetesObjectApi, type Kubernet
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { HARDWARE } from "../../lib/api/tinkerbell.ts";
+import { envName } from "../../lib/flags.ts";
 import { KubeClient } from "../../lib/kube/rest.ts";
 import { POOL } from "../../operator/pool/reconcile.ts";
 import { REPO_DIR } from "../harness/control-plane.ts";
@@ -67,6 +68,16 @@ describe("the Helm chart", () => {
     // Discovery listens on a hostile network: it may read no Secret and no BMC.
     const role = all.find((o) => o.kind === "ClusterRole" && o.metadata?.name === "mp-discovery") as { rules: { resources: string[] }[] } | undefined;
     expect(role?.rules.flatMap((r) => r.resources)).toEqual(["hardware", "events"]);
+  });
+
+  it("passes operator.approveVouched to the operator's --approve-vouched, off by default", () => {
+    type Container = { env: { name: string; value?: string }[] };
+    const approveVouched = (...sets: string[]): string | undefined => {
+      const operator = render("mp", "tink", ...sets).find((o) => o.kind === "Deployment" && o.metadata?.name === "mp-operator") as { spec: { template: { spec: { containers: Container[] } } } } | undefined;
+      return operator?.spec.template.spec.containers[0]?.env.find((e) => e.name === envName("--approve-vouched"))?.value;
+    };
+    expect(approveVouched()).toBe("false");
+    expect(approveVouched("operator.approveVouched=true")).toBe("true");
   });
 });
 
