@@ -105,6 +105,7 @@ export class Discoverer {
     deps.hardware.on("delete", (hw) => this.forget(hw));
     for (const hw of deps.hardware.list()) this.observe(hw);
     deps.metrics.countPending(() => this.pending.active(this.now()));
+    deps.metrics.pendingCap.set(deps.policy.limits.maxPending);
   }
 
   /** Every cache learns of a Hardware from the informer, or from our own write before its event arrives. */
@@ -138,7 +139,7 @@ export class Discoverer {
     return deleted.length;
   }
 
-  async handle(bytes: Uint8Array, from: string): Promise<Outcome> {
+  async handle(bytes: Uint8Array, from: string, receivedAt = performance.now()): Promise<Outcome> {
     const m = this.d.metrics;
     m.packets.inc();
     let facts: ClientFacts;
@@ -174,7 +175,10 @@ export class Discoverer {
     // Creations still in flight count against the pending cap: packets are handled concurrently.
     if (!decision.approved) this.pendingInFlight += 1;
     try {
-      return await this.create(facts, decision.approved, now);
+      const outcome = await this.create(facts, decision.approved, now);
+      if (outcome.result === "created")
+        this.d.metrics.discoverToHardware.observe((performance.now() - receivedAt) / 1000);
+      return outcome;
     } finally {
       if (!decision.approved) this.pendingInFlight -= 1;
     }

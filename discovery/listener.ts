@@ -18,7 +18,7 @@ export interface Listener {
 
 export async function listen(
   address: string,
-  onPacket: (bytes: Uint8Array, from: string) => Promise<unknown>,
+  onPacket: (bytes: Uint8Array, from: string, receivedAt: number) => Promise<unknown>,
   opts: {
     maxQueued?: number;
     maxInFlight?: number;
@@ -33,15 +33,15 @@ export async function listen(
     reuseAddr: true,
     recvBufferSize: opts.recvBufferBytes ?? 4 * 1024 * 1024,
   });
-  const queue: [Uint8Array, string][] = [];
+  const queue: [Uint8Array, string, number][] = [];
   const maxQueued = opts.maxQueued ?? 1024;
   const maxInFlight = opts.maxInFlight ?? 16;
   let inFlight = 0;
   const next = (): void => {
     while (inFlight < maxInFlight && queue.length) {
-      const [bytes, from] = queue.shift() as [Uint8Array, string];
+      const [bytes, from, receivedAt] = queue.shift() as [Uint8Array, string, number];
       inFlight += 1;
-      onPacket(bytes, from)
+      onPacket(bytes, from, receivedAt)
         .catch((err: unknown) => opts.onError?.(err))
         .finally(() => {
           inFlight -= 1;
@@ -52,7 +52,7 @@ export async function listen(
   socket.on("message", (msg, rinfo) => {
     if (queue.length >= maxQueued) return opts.onDrop?.();
     // The UDP source as the kernel saw it: admission checks relayed requests against it.
-    queue.push([msg, `${rinfo.address}:${rinfo.port}`]);
+    queue.push([msg, `${rinfo.address}:${rinfo.port}`, performance.now()]);
     next();
   });
   await new Promise<void>((resolve, reject) => {

@@ -114,11 +114,15 @@ async function main(): Promise<void> {
   await Promise.all(informers.map((i) => i.start()));
   const hardware = mergeInformers(informers);
   const discoverer = new Discoverer({ client: new KubeClient(kc), hardware, policy, metrics, log });
-  const listener = await listen(o.listen, (bytes, from) => discoverer.handle(bytes, from), {
-    onDrop: () => metrics.rejected("queue-full"),
-    onError: (err) =>
-      log.error({ err: err instanceof Error ? err.message : String(err) }, "packet handling failed"),
-  });
+  const listener = await listen(
+    o.listen,
+    (bytes, from, receivedAt) => discoverer.handle(bytes, from, receivedAt),
+    {
+      onDrop: () => metrics.rejected("queue-full"),
+      onError: (err) =>
+        log.error({ err: err instanceof Error ? err.message : String(err) }, "packet handling failed"),
+    },
+  );
   const reaper = startReaper(discoverer, policy, log);
   log.info(
     {

@@ -55,6 +55,18 @@ export class DiscoveryMetrics {
     registers: [this.registry],
   });
 
+  readonly pendingCap = new Gauge({
+    name: "metalpool_discovery_pending_cap",
+    help: "limits.maxPending: pending Hardware beyond it is refused (reason pending-cap).",
+    registers: [this.registry],
+  });
+  readonly discoverToHardware = new Histogram({
+    name: "metalpool_discovery_discover_to_hardware_seconds",
+    help: "From a new client's packet arriving at the socket to its Hardware created (queue wait included).",
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "metalpool_discovery_process_" });
     // Every reason is exported from the start, so rate() and alerts see a 0 before the first rejection.

@@ -123,6 +123,9 @@ describe("discovery over UDP", () => {
     const duplicates = await metric('metalpool_discovery_rejections_total{reason="duplicate"}');
     expect((await metric("metalpool_discovery_unknown_clients_total")) - duplicates).toBe(1);
     expect(await metric('metalpool_discovery_hardware_created_total{approval="approved"}')).toBe(1);
+    // Its packet → Hardware latency was observed once, and the pending cap is exported beside the count.
+    expect(await metric("metalpool_discovery_discover_to_hardware_seconds_count")).toBe(1);
+    expect(await metric("metalpool_discovery_pending_cap")).toBeGreaterThan(0);
   });
 
   it("creates nothing for a MAC that already has Hardware, nor for DHCP clients that are not PXE", async () => {
