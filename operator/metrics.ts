@@ -1,5 +1,6 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { memberPhases } from "../lib/api/baremetalpool.ts";
+import { registerStandardMetrics } from "../lib/metrics.ts";
 import type { MemberView, PoolObject } from "./pool/types.ts";
 
 export class OperatorMetrics {
@@ -46,7 +47,7 @@ export class OperatorMetrics {
   });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: "metalpool_operator_" });
+    registerStandardMetrics(this.registry);
   }
 
   observePool(pool: PoolObject, members: MemberView[]): void {
