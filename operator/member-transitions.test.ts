@@ -193,6 +193,23 @@ describe("memberTransitions", () => {
     ]);
   });
 
+  it("deprovisioning is one stage even when deleting its Workflows makes the attempt count drop", () => {
+    const base: Shape = { phase: "Deprovisioning", attempts: 1, releasing: true };
+    const events = run([
+      [0, { phase: "Ready", attempts: 1 }],
+      [10, base],
+      [11, { ...base, attempts: 0 }],
+      [12, { ...base, attempts: 0, wipe: wf("RUNNING", {}, "wipe") }],
+      [15, { ...base, attempts: 0, left: true, wipe: wf("SUCCESS", {}, "wipe") }],
+    ]);
+    expect(events.filter((e) => e.kind === "phase" && e.phase === "Deprovisioning")).toEqual([
+      { kind: "phase", phase: "Deprovisioning", seconds: 300 },
+    ]);
+    expect(events.filter((e) => e.kind === "attempt")).toEqual([
+      { kind: "attempt", attempt: 1, result: "success" },
+    ]);
+  });
+
   it("a release without a successful power-off is a failed release, except where power is manual", () => {
     const leaving: Shape = { phase: "Deprovisioning", attempts: 1, releasing: true, left: true };
     expect(run([[0, leaving]]).at(-1)).toEqual({ kind: "release", result: "failure" });

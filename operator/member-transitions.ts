@@ -141,12 +141,19 @@ export function memberTransitions(
       events.push({ kind: "claim-to-ready", seconds: Math.max(0, now - claimedAt) / 1000 });
     counted = m.attempts;
   }
-  const moved = m.left || m.phase !== prev.phase || m.attempts !== prev.attempts;
+  // A new attempt restarts Provisioning. The count itself may drop (deprovisioning deletes the Workflows
+  // that recorded it), which is no transition; the memory keeps the highest count seen.
+  const moved = m.left || m.phase !== prev.phase || m.attempts > prev.attempts;
   if (moved && timedPhases.has(prev.phase))
     events.push({ kind: "phase", phase: prev.phase, seconds: Math.max(0, now - prev.since) / 1000 });
   if (m.left) return { events: [...events, ...leaving(m, ctx.manualPower)], next: undefined };
   return {
     events,
-    next: { phase: m.phase, attempts: m.attempts, since: moved ? now : prev.since, counted },
+    next: {
+      phase: m.phase,
+      attempts: Math.max(m.attempts, prev.attempts),
+      since: moved ? now : prev.since,
+      counted,
+    },
   };
 }

@@ -14,6 +14,7 @@ import {
   failureReasons,
   memberTransitions,
   recalled,
+  timedPhases,
   type MemberEvent,
   type MemberMemory,
 } from "./member-transitions.ts";
@@ -248,7 +249,7 @@ export class OperatorMetrics {
     return this.memory.get(`${namespace}/${pool}`)?.get(hw.metadata.name ?? "")?.phase;
   }
 
-  /** A pool's counters start at 0, so the first failure is an increase (rate() and alerts see it). */
+  /** A pool's counters and histograms start at 0, so the first observation is an increase (rate() and alerts see it). */
   private startPool(namespace: string, pool: string): Map<string, MemberMemory> {
     const l = { namespace, pool };
     this.attempts.inc({ ...l, result: "success", reason: "none" }, 0);
@@ -259,6 +260,8 @@ export class OperatorMetrics {
       this.wipes.inc({ ...l, result }, 0);
     }
     for (const reason of ["attempts-exhausted", "wipe-failed"]) this.quarantines.inc({ ...l, reason }, 0);
+    this.claimToReady.zero(l);
+    for (const phase of timedPhases) this.phaseSeconds.zero({ ...l, phase });
     return new Map();
   }
 
