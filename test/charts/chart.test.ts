@@ -64,7 +64,7 @@ describe("the Helm chart", () => {
       ]),
     );
     const rule = all.find((o) => o.kind === "PrometheusRule") as { spec: { groups: { rules: unknown[] }[] } } | undefined;
-    expect(rule?.spec.groups[0]?.rules).toHaveLength(5);
+    expect(rule?.spec.groups[0]?.rules).toHaveLength(12);
     const dashboards = all.filter((o) => o.metadata?.labels?.grafana_dashboard === "1") as unknown as { data: Record<string, string> }[];
     const uids = dashboards.flatMap((d) => Object.entries(d.data).map(([key, json]) => [key, (JSON.parse(json) as { uid?: string }).uid]));
     expect(uids.sort()).toEqual([

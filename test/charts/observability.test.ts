@@ -28,6 +28,13 @@ const ALERTS = [
   "MetalpoolServersQuarantined",
   "MetalpoolProvisioningFailures",
   "MetalpoolReconcileErrors",
+  "MetalpoolProvisioningSlow",
+  "MetalpoolPoolShortOfHardware",
+  "MetalpoolBMCUnreachable",
+  "MetalpoolBMCCredentialsRefused",
+  "MetalpoolDiscoveryAtPendingCap",
+  "MetalpoolDiscoveryRejecting",
+  "MetalpoolLeaderFlapping",
 ];
 
 describe("alert rules", () => {
