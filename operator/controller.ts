@@ -113,6 +113,7 @@ export class PoolController {
         log: opts.log,
         resyncMs: opts.resyncMs,
         ...(opts.secretPolicy ? { policy: opts.secretPolicy } : {}),
+        observeBmc: (operation, result, seconds) => opts.metrics.observeBmc(operation, result, seconds),
       });
     this.reconciler = new PoolReconciler({
       client,

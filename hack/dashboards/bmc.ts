@@ -50,7 +50,7 @@ export const bmc: DashboardSpec = {
         bars({
           title: "Requests by operation and result (per hour)",
           description:
-            "What does metalpool ask of BMCs (netboot, power-off, inventory), and how does it end?",
+            "What does metalpool ask of BMCs (netboot, power-off, inventory, vouch), and how does it end?",
           queries: [
             {
               expr: "sum by (operation, result) (increase(metalpool_bmc_requests_total[1h])) > 0",

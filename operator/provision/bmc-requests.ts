@@ -7,7 +7,8 @@ import type { PowerOutcome } from "../../lib/bmc/power.ts";
 import { BmcConfigError } from "../../lib/bmc/target.ts";
 import { RedfishError, type RedfishErrorKind } from "../../lib/redfish/errors.ts";
 
-export const bmcOperations = ["netboot", "power-off", "inventory"] as const;
+/** netboot and power-off for members; inventory of free servers; vouch: what a BMC reports managing. */
+export const bmcOperations = ["netboot", "power-off", "inventory", "vouch"] as const;
 export type BmcOperation = (typeof bmcOperations)[number];
 
 /**
