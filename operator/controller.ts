@@ -103,6 +103,7 @@ export class PoolController {
       events,
       log: opts.log,
       ...(opts.secretPolicy ? { policy: opts.secretPolicy } : {}),
+      observeBmc: (operation, result, seconds) => opts.metrics.observeBmc(operation, result, seconds),
     });
     if (opts.approveVouched)
       this.vouch = new VouchController({
@@ -112,6 +113,7 @@ export class PoolController {
         log: opts.log,
         resyncMs: opts.resyncMs,
         ...(opts.secretPolicy ? { policy: opts.secretPolicy } : {}),
+        observeBmc: (operation, result, seconds) => opts.metrics.observeBmc(operation, result, seconds),
       });
     this.reconciler = new PoolReconciler({
       client,
@@ -132,7 +134,7 @@ export class PoolController {
           message,
         );
       },
-      observe: (pool, members) => opts.metrics.observePool(pool, members),
+      observe: (pass) => opts.metrics.observePool(pass),
       now: () => new Date(),
       log: opts.log,
       retryBackoffMs: opts.retryBackoffMs,
@@ -155,6 +157,8 @@ export class PoolController {
     }
     for (const inf of this.hardware) this.pokeOnChange(inf);
     for (const inf of this.workflows) this.pokeOnChange(inf);
+    // Only the leader knows its members' phases; a standby exporting a fleet too would count servers twice.
+    opts.metrics.watchFleet(() => (this.active ? this.hardware.flatMap((i) => i.list()) : undefined));
   }
 
   /** Anything about servers in a namespace may matter to every pool there (a freed server ends a shortage). */

@@ -15,6 +15,7 @@ import { WorkQueue, runWorker } from "../lib/kube/queue.ts";
 import type { KubeClient } from "../lib/kube/rest.ts";
 import type { Logger } from "../lib/log.ts";
 import { RedfishError } from "../lib/redfish/errors.ts";
+import { timedBmcRequest, type BmcObserver } from "./provision/bmc-requests.ts";
 
 const DAY = 24 * 3600_000;
 
@@ -53,6 +54,8 @@ export class InventoryController {
     log: Logger;
     timeoutMs?: number;
     policy?: SecretPolicy;
+    /** Told of every inventory read (metrics). */
+    observeBmc?: BmcObserver;
   };
   private running: Promise<void> | undefined;
 
@@ -92,10 +95,16 @@ export class InventoryController {
     const hw = this.deps.hardware.get(namespace, name);
     if (!hw || !needsInventory(hw, Date.now())) return;
     try {
-      const { inventory } = await syncInventory(this.deps.client, hw, {
-        ...(this.deps.timeoutMs ? { timeoutMs: this.deps.timeoutMs } : {}),
-        ...(this.deps.policy ? { policy: this.deps.policy } : {}),
-      });
+      const { inventory } = await timedBmcRequest(
+        "inventory",
+        this.deps.observeBmc,
+        () =>
+          syncInventory(this.deps.client, hw, {
+            ...(this.deps.timeoutMs ? { timeoutMs: this.deps.timeoutMs } : {}),
+            ...(this.deps.policy ? { policy: this.deps.policy } : {}),
+          }),
+        () => "success",
+      );
       this.deps.log.info(
         {
           hardware: key,

@@ -113,7 +113,9 @@ async function main(): Promise<void> {
     retryBackoffMs: parseDuration(o.retryBackoff),
     log,
     metrics,
-    power: powerDrivers(kc, log, secretPolicy),
+    power: powerDrivers(kc, log, secretPolicy, (operation, result, seconds) =>
+      metrics.observeBmc(operation, result, seconds),
+    ),
     secretPolicy,
     leading: () => !elector || elector.isLeader(),
     approveVouched: String(o.approveVouched) === "true",
@@ -173,6 +175,7 @@ async function main(): Promise<void> {
       },
       onError: (err) =>
         log.warn({ err: err instanceof Error ? err.message : String(err) }, "leader election error"),
+      onObserved: (transitions) => metrics.leaseTransitions.set(transitions),
     });
     elector.start();
   } else {

@@ -23,6 +23,7 @@ import { RedfishClient } from "../lib/redfish/client.ts";
 import { RedfishError } from "../lib/redfish/errors.ts";
 import { readIdentity } from "../lib/redfish/inventory.ts";
 import { BmcReports } from "./bmc-reports.ts";
+import { timedBmcRequest, type BmcObserver } from "./provision/bmc-requests.ts";
 import { eventReason } from "./inventory.ts";
 import {
   boundMachines,
@@ -46,6 +47,8 @@ export interface VouchDeps {
   /** BMCs read at once, at most. */
   concurrency?: number;
   timeoutMs?: number;
+  /** Told of every BMC read (metrics). */
+  observeBmc?: BmcObserver;
 }
 
 /** What a Machine's BMC reports about its system: UUID and NIC MACs. */
@@ -90,10 +93,16 @@ export class VouchController {
     this.client = deps.client;
     this.reports = new BmcReports({
       read: (m) =>
-        readReport(this.client, m, {
-          ...(deps.policy ? { policy: deps.policy } : {}),
-          ...(deps.timeoutMs !== undefined ? { timeoutMs: deps.timeoutMs } : {}),
-        }),
+        timedBmcRequest(
+          "vouch",
+          deps.observeBmc,
+          () =>
+            readReport(this.client, m, {
+              ...(deps.policy ? { policy: deps.policy } : {}),
+              ...(deps.timeoutMs !== undefined ? { timeoutMs: deps.timeoutMs } : {}),
+            }),
+          () => "success",
+        ),
       onFailure: (m, err, retryInMs) => this.bmcFailed(m, err, retryInMs),
       ...(deps.reportTtlMs !== undefined ? { ttlMs: deps.reportTtlMs } : {}),
       ...(deps.concurrency !== undefined ? { concurrency: deps.concurrency } : {}),

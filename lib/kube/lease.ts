@@ -46,6 +46,8 @@ export interface LeaderElectionOptions {
   onStartedLeading: (signal: AbortSignal) => void;
   onStoppedLeading: () => void;
   onError?: (err: unknown) => void;
+  /** Every read or write of the Lease: how often leadership has changed hands so far (for metrics). */
+  onObserved?: (leaseTransitions: number) => void;
   /** This replica's clock (tests skew it); Date.now by default. */
   now?: () => number;
 }
@@ -64,8 +66,8 @@ const recordKey = (l: Lease): string =>
 
 export class LeaderElector {
   private readonly client: KubeClient;
-  private readonly opts: Required<Omit<LeaderElectionOptions, "onError">> &
-    Pick<LeaderElectionOptions, "onError">;
+  private readonly opts: Required<Omit<LeaderElectionOptions, "onError" | "onObserved">> &
+    Pick<LeaderElectionOptions, "onError" | "onObserved">;
   /** The record as last seen and when (our clock) it last changed. */
   private observed: { key: string; at: number } | undefined;
   /** While leading: when this replica must stop unless a renewal succeeds first (our clock). */
@@ -215,6 +217,7 @@ export class LeaderElector {
 
   /** Notes the record; its change time moves only when the record really changed. */
   private observe(lease: Lease): void {
+    this.opts.onObserved?.(lease.spec.leaseTransitions ?? 0);
     const key = recordKey(lease);
     // Seen now, after the read returned: a later time than any write it reflects, so expiry errs late.
     if (this.observed?.key !== key) this.observed = { key, at: this.opts.now() };

@@ -6,7 +6,7 @@ import type { Informer } from "../../lib/kube/informer.ts";
 import type { KubeClient } from "../../lib/kube/rest.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { PowerControl } from "../provision/power.ts";
-import type { MemberView, PoolObject } from "./types.ts";
+import type { ObservedPass, PoolObject } from "./types.ts";
 
 export interface TargetCluster {
   client: KubeClient;
@@ -21,7 +21,8 @@ export interface ReconcilerDeps {
   target(pool: PoolObject, spec: BaremetalPoolSpec): Promise<TargetCluster>;
   power(mode: BaremetalPoolSpec["provisioning"]["power"]): PowerControl;
   event(pool: PoolObject, type: EventType, reason: string, message: string): void;
-  observe?: (pool: PoolObject, members: MemberView[]) => void;
+  /** Told after every planned pass what became of each member, for metrics; must not throw. */
+  observe?: (pass: ObservedPass) => void;
   now(): Date;
   log: Logger;
   /** Wait before the next attempt after a failed one: base × 2^(attempt-1). */

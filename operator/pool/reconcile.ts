@@ -91,6 +91,19 @@ export class PoolReconciler {
 
     // 4. apply
     const applied = await apply({ d, pool, ref, spec, target, templates: this.templates, signal }, p.actions);
+    // Metrics see what this pass did, the last pass of a deleted pool included.
+    d.observe?.({
+      pool,
+      members: p.members.map((m) => ({
+        view: m.view,
+        phase: m.phase,
+        attempts: m.attempts,
+        left: applied.left.has(m.view.hw.metadata.name ?? ""),
+        ...(m.lastError ? { lastError: m.lastError } : {}),
+      })),
+      claimed: applied.claimed.length,
+      now,
+    });
     if (deleting && view.members.length === applied.left.size && applied.errors.size === 0) {
       await setFinalizers(
         d,
@@ -114,14 +127,6 @@ export class PoolReconciler {
       now,
     );
     await writeStatus(d.client, pool, status);
-    d.observe?.(
-      pool,
-      p.members.map((m) => ({
-        ...m.view,
-        phase: m.phase,
-        ...(m.lastError ? { lastError: m.lastError } : {}),
-      })),
-    );
     const requeue = applied.errors.size
       ? Math.min(p.requeueAfterMs ?? MEMBER_ERROR_REQUEUE_MS, MEMBER_ERROR_REQUEUE_MS)
       : p.requeueAfterMs;

@@ -73,6 +73,25 @@ export interface PlannedMember {
   readonly lastError?: string;
 }
 
+/** A member as one pass left it, for metrics: the plan's phase and attempts, and whether it really left. */
+export interface ObservedMember {
+  readonly view: MemberView;
+  readonly phase: MemberPhase;
+  readonly attempts: number;
+  readonly lastError?: string;
+  /** Released or quarantined by this pass's applied actions (not merely planned). */
+  readonly left: boolean;
+}
+
+/** What one planned pass did, for metrics. */
+export interface ObservedPass {
+  readonly pool: PoolObject;
+  readonly members: readonly ObservedMember[];
+  /** Servers claimed by this pass (members from the next pass on). */
+  readonly claimed: number;
+  readonly now: Date;
+}
+
 export interface Plan {
   readonly actions: readonly Action[];
   /** When to look again: the earliest deadline, or undefined when only a watch event can change anything. */

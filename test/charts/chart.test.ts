@@ -55,14 +55,27 @@ describe("the Helm chart", () => {
         "ConfigMap/mp-discovery-policy",
         "ServiceMonitor/mp-operator",
         "ClusterRole/mp-discovery",
+        "PodMonitor/mp-discovery",
         "PrometheusRule/mp",
-        "ConfigMap/mp-dashboard",
+        "ConfigMap/mp-fleet-dashboard",
+        "ConfigMap/mp-pool-dashboard",
+        "ConfigMap/mp-bmc-dashboard",
+        "ConfigMap/mp-discovery-dashboard",
       ]),
     );
     const rule = all.find((o) => o.kind === "PrometheusRule") as { spec: { groups: { rules: unknown[] }[] } } | undefined;
-    expect(rule?.spec.groups[0]?.rules).toHaveLength(5);
-    const dashboard = all.find((o) => o.metadata?.name === "mp-dashboard") as { data: Record<string, string> } | undefined;
-    expect((JSON.parse(dashboard?.data["metalpool.json"] ?? "{}") as { uid?: string }).uid).toBe("metalpool-overview");
+    expect(rule?.spec.groups[0]?.rules).toHaveLength(12);
+    const dashboards = all.filter((o) => o.metadata?.labels?.grafana_dashboard === "1") as unknown as { data: Record<string, string> }[];
+    const uids = dashboards.flatMap((d) => Object.entries(d.data).map(([key, json]) => [key, (JSON.parse(json) as { uid?: string }).uid]));
+    expect(uids.sort()).toEqual([
+      ["metalpool-bmc.json", "metalpool-bmc"],
+      ["metalpool-discovery.json", "metalpool-discovery"],
+      ["metalpool-fleet.json", "metalpool-fleet"],
+      ["metalpool-pool.json", "metalpool-pool"],
+    ]);
+    // The pool's or Hardware's namespace label must survive the scrape (not become exported_namespace).
+    const monitors = all.filter((o) => o.kind === "ServiceMonitor" || o.kind === "PodMonitor") as unknown as { spec: Record<string, { honorLabels?: boolean }[]> }[];
+    expect(monitors.flatMap((m) => [...(m.spec.endpoints ?? []), ...(m.spec.podMetricsEndpoints ?? [])].map((e) => e.honorLabels))).toEqual([true, true]);
     const discovery = all.find((o) => o.kind === "Deployment" && o.metadata?.name === "mp-discovery") as { spec: { template: { spec: { hostNetwork: boolean } } } } | undefined;
     expect(discovery?.spec.template.spec.hostNetwork).toBe(true);
     // Discovery listens on a hostile network: it may read no Secret and no BMC.

@@ -38,12 +38,20 @@ export async function startPrometheus(targets: string[], ruleFiles: string[] = [
   );
   const url = `http://127.0.0.1:${port}`;
   await waitFor("prometheus ready", async () => (await fetch(`${url}/-/ready`)).status === 200, 30_000);
+  const query: Prometheus["query"] = async (expr) =>
+    (await (await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`)).json()) as Awaited<
+      ReturnType<Prometheus["query"]>
+    >;
+  // Targets reach the scrape loop only at the next discovery tick (up to 5 s after start): a test that
+  // counts from the start waits until every target has been scraped once.
+  await waitFor(
+    "every target scraped",
+    async () => (await query("count(up == 1)")).data.result[0]?.value[1] === String(targets.length),
+    30_000,
+  );
   return {
     url,
-    query: async (expr) =>
-      (await (await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`)).json()) as Awaited<
-        ReturnType<Prometheus["query"]>
-      >,
+    query,
     stop: async () => {
       await proc.stop();
       rmSync(dir, { recursive: true, force: true });
