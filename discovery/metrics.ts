@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { registerStandardMetrics } from "../lib/metrics.ts";
 import { REJECT_REASONS, type RejectReason } from "./admit.ts";
 
 export class DiscoveryMetrics {
@@ -68,7 +69,7 @@ export class DiscoveryMetrics {
   });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: "metalpool_discovery_process_" });
+    registerStandardMetrics(this.registry);
     // Every reason is exported from the start, so rate() and alerts see a 0 before the first rejection.
     for (const reason of REJECT_REASONS) this.rejections.inc({ reason }, 0);
   }

@@ -59,7 +59,7 @@ export const discovery: DashboardSpec = {
         single({
           title: "Pending",
           description: "How many discovered servers count against the pending cap now?",
-          queries: [{ expr: "max(metalpool_discovery_pending)" }],
+          queries: [{ expr: "max(metalpool_discovery_pending_hardware)" }],
         }),
         single({
           title: "Pending cap",
@@ -71,7 +71,7 @@ export const discovery: DashboardSpec = {
           description:
             "Is discovery close to its pending cap? At the cap new servers are turned away until someone approves.",
           queries: [
-            { expr: "max(metalpool_discovery_pending)", legend: "pending" },
+            { expr: "max(metalpool_discovery_pending_hardware)", legend: "pending" },
             { expr: "max(metalpool_discovery_pending_cap)", legend: "cap" },
           ],
           span: 16,
