@@ -4,25 +4,20 @@
  * that boots again counts again. Every step awaits a condition (the pending gauge, a rejection counter),
  * none sleeps for a fixed time.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
 import { hardwareName } from "../../discovery/hardware.ts";
 import { HARDWARE, type Hardware } from "../../lib/api/tinkerbell.ts";
 import { KubeClient } from "../../lib/kube/rest.ts";
-import { createNamespace, kubeconfigPath, testKubeConfig } from "../harness/kube.ts";
-import { freePort, waitFor } from "../harness/ports.ts";
-import { startProgram, type ProgramProcess } from "../harness/program.ts";
+import { createNamespace, testKubeConfig } from "../harness/kube.ts";
+import { waitFor } from "../harness/ports.ts";
+import { startDiscovery, type DiscoveryProcess } from "../harness/discovery.ts";
 import { metric as readMetric, pxeDiscover, send } from "./client.ts";
 
 const kc = testKubeConfig();
 const client = new KubeClient(kc);
 let ns: string;
-let dir: string;
-let discovery: ProgramProcess;
+let running: DiscoveryProcess | undefined;
 let port: number;
 let metricsUrl: string;
 
@@ -33,40 +28,21 @@ const hardwareFor = (mac: string): Promise<Hardware | null> =>
 
 beforeAll(async () => {
   ns = await createNamespace(kc.makeApiClient(CoreV1Api), "expiry");
-  dir = mkdtempSync(join(tmpdir(), "metalpool-policy-"));
-  writeFileSync(
-    join(dir, "policy.yaml"),
-    stringify({
-      namespace: ns,
-      addresses: { range: "10.52.0.10-10.52.0.50", netmask: "255.255.255.0" },
-      limits: {
-        dedupeWindow: "1s",
-        creationsPerMinute: 100,
-        maxPending: 2,
-        lastSeenInterval: "1s",
-        pendingExpiry: "3s",
-      },
-    }),
-  );
-  port = await freePort();
-  discovery = startProgram("discovery", [
-    "--kubeconfig",
-    kubeconfigPath(),
-    "--namespace",
-    ns,
-    "--listen",
-    `127.0.0.1:${port}`,
-    "--metrics-addr",
-    "127.0.0.1:0",
-    "--policy",
-    join(dir, "policy.yaml"),
-  ]);
-  metricsUrl = `http://127.0.0.1:${await discovery.logged<number>("listening", "metricsPort")}`;
+  running = await startDiscovery(ns, {
+    addresses: { range: "10.52.0.10-10.52.0.50", netmask: "255.255.255.0" },
+    limits: {
+      dedupeWindow: "1s",
+      creationsPerMinute: 100,
+      maxPending: 2,
+      lastSeenInterval: "1s",
+      pendingExpiry: "3s",
+    },
+  });
+  ({ port, metricsUrl } = running);
 });
 
 afterAll(async () => {
-  await discovery?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await running?.stop();
 });
 
 describe("pending expiry", () => {

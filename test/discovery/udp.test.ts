@@ -3,25 +3,22 @@
  * address allocation around existing Hardware, retries, known MACs, malformed and hostile input, exhaustion.
  * (The QEMU tests in pxe-firmware.test.ts prove the same with real PXE firmware.)
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
 import { HARDWARE, type Hardware } from "../../lib/api/tinkerbell.ts";
 import { KubeClient } from "../../lib/kube/rest.ts";
 import { MAX_UDP_PAYLOAD, OVMF_UUID_OPTION, splitOptionDatagram } from "../fixtures/dhcp.ts";
-import { createNamespace, kubeconfigPath, testKubeConfig } from "../harness/kube.ts";
-import { freePort, waitFor } from "../harness/ports.ts";
-import { startProgram, type ProgramProcess } from "../harness/program.ts";
+import { createNamespace, testKubeConfig } from "../harness/kube.ts";
+import { waitFor } from "../harness/ports.ts";
+import { startDiscovery, type DiscoveryProcess } from "../harness/discovery.ts";
+import type { ProgramProcess } from "../harness/program.ts";
 import { hardware } from "../operator/fixtures.ts";
 import { metric as readMetric, pxeDiscover, send as sendFrom } from "./client.ts";
 
 const kc = testKubeConfig();
 const client = new KubeClient(kc);
 let ns: string;
-let dir: string;
+let running: DiscoveryProcess | undefined;
 let discovery: ProgramProcess;
 let port: number;
 let metricsUrl: string;
@@ -44,40 +41,22 @@ beforeAll(async () => {
     iface.dhcp.ip = { address: "10.50.0.10", netmask: "255.255.255.0" };
   }
   await client.create(HARDWARE, typed);
-  dir = mkdtempSync(join(tmpdir(), "metalpool-policy-"));
-  writeFileSync(
-    join(dir, "policy.yaml"),
-    stringify({
-      namespace: ns,
-      autoApprove: [{ macPrefix: "52:54:00:aa" }],
-      addresses: {
-        range: "10.50.0.10-10.50.0.12",
-        netmask: "255.255.255.0",
-        gateway: "10.50.0.1",
-        nameServers: ["10.50.0.1"],
-      },
-      limits: { dedupeWindow: "1m", creationsPerMinute: 100, maxPending: 10 },
-    }),
-  );
-  port = await freePort();
-  discovery = startProgram("discovery", [
-    "--kubeconfig",
-    kubeconfigPath(),
-    "--namespace",
-    ns,
-    "--listen",
-    `127.0.0.1:${port}`,
-    "--metrics-addr",
-    "127.0.0.1:0",
-    "--policy",
-    join(dir, "policy.yaml"),
-  ]);
-  metricsUrl = `http://127.0.0.1:${await discovery.logged<number>("listening", "metricsPort")}`;
+  running = await startDiscovery(ns, {
+    autoApprove: [{ macPrefix: "52:54:00:aa" }],
+    addresses: {
+      range: "10.50.0.10-10.50.0.12",
+      netmask: "255.255.255.0",
+      gateway: "10.50.0.1",
+      nameServers: ["10.50.0.1"],
+    },
+    limits: { dedupeWindow: "1m", creationsPerMinute: 100, maxPending: 10 },
+  });
+  ({ port, metricsUrl } = running);
+  discovery = running.proc;
 });
 
 afterAll(async () => {
-  await discovery?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await running?.stop();
 });
 
 describe("discovery over UDP", () => {
