@@ -10,10 +10,9 @@ import { join } from "node:path";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { encode } from "../../discovery/dhcp/codec.ts";
 import { HARDWARE, type Hardware } from "../../lib/api/tinkerbell.ts";
 import { KubeClient } from "../../lib/kube/rest.ts";
-import { OVMF_UUID_OPTION, packet } from "../fixtures/dhcp.ts";
+import { OVMF_UUID_OPTION, pxeDiscover } from "../fixtures/dhcp.ts";
 import { createNamespace, kubeconfigPath, testKubeConfig } from "../harness/kube.ts";
 import { freePort, waitFor } from "../harness/ports.ts";
 import { startProgram, type ProgramProcess } from "../harness/program.ts";
@@ -26,29 +25,6 @@ let dir: string;
 let discovery: ProgramProcess;
 let port: number;
 let metricsUrl: string;
-
-const b = (...xs: number[]): Uint8Array => Uint8Array.from(xs);
-const str = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, "latin1"));
-
-function pxeDiscover(
-  mac: string,
-  opts: { arch?: number; uuid?: Uint8Array; vendor?: string } = {},
-): Uint8Array {
-  const chaddr = new Uint8Array(16);
-  chaddr.set(mac.split(":").map((x) => parseInt(x, 16)));
-  const arch = opts.arch ?? 7;
-  return encode(
-    packet(
-      [
-        [53, b(1)],
-        [60, str(opts.vendor ?? `PXEClient:Arch:${String(arch).padStart(5, "0")}:UNDI:003000`)],
-        [93, b(0, arch)],
-        ...(opts.uuid ? ([[97, opts.uuid]] as [number, Uint8Array][]) : []),
-      ],
-      { chaddr },
-    ),
-  );
-}
 
 async function send(...datagrams: Uint8Array[]): Promise<void> {
   const socket = createSocket("udp4");
