@@ -4,6 +4,7 @@
  * holds the Lease, the leader reconciles a pool to Ready, and the metrics Service answers on its ClusterIP.
  * Workflows are moved by the WorkflowSimulator (no Tinkerbell runs here).
  */
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HARDWARE } from "../../lib/api/tinkerbell.ts";
 import { POOL } from "../../operator/pool/reconcile.ts";
@@ -68,12 +69,17 @@ describe.skipIf(!found.ok)(
         const res = await fetch(`http://${pod.status?.podIP}:8080/readyz`);
         expect(res.status).toBe(200);
         // The process itself, seen from the node: uid 65532, no capability at all.
-        const status = processStatus(
-          cluster.containerPid(pod.status?.containerStatuses?.[0]?.containerID ?? ""),
-        );
+        const pid = cluster.containerPid(pod.status?.containerStatuses?.[0]?.containerID ?? "");
+        const status = processStatus(pid);
         expect(status.Uid?.split("\t")[0]).toBe("65532");
         expect(status.CapEff).toBe("0000000000000000");
         expect(status.NoNewPrivs).toBe("1");
+        // Its root filesystem is mounted read-only.
+        const root = readFileSync(`/proc/${pid}/mountinfo`, "utf8")
+          .split("\n")
+          .map((line) => line.split(" "))
+          .find((fields) => fields[4] === "/");
+        expect(root?.[5]?.split(",")).toContain("ro");
       }
     });
 
