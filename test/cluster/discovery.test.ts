@@ -124,5 +124,65 @@ describe.skipIf(!found.ok)(
         Number(/^metalpool_discovery_packets_parsed_total (\d+)$/m.exec(text)?.[1]),
       ).toBeGreaterThanOrEqual(1);
     });
+
+    it("needs no more and no less: without the file capability port 67 is refused, without the add nothing starts", async () => {
+      // The same image and node, one privilege fewer each time; each pod tries to bind UDP 67 and says how it went.
+      const bind =
+        "const s = require('dgram').createSocket({ type: 'udp4', reuseAddr: true });" +
+        "s.on('error', (e) => { console.log('bind ' + e.code); process.exit(0); });" +
+        "s.bind(67, () => { console.log('bind ok'); process.exit(0); });";
+      const tries = {
+        "file-cap": {
+          command: ["/usr/local/lib/metalpool/node-net-bind", "-e", bind],
+          add: ["NET_BIND_SERVICE"],
+        },
+        "add-only": { command: ["/usr/local/bin/node", "-e", bind], add: ["NET_BIND_SERVICE"] },
+        "file-cap-no-add": { command: ["/usr/local/lib/metalpool/node-net-bind", "-e", bind], add: [] },
+      };
+      for (const [name, { command, add }] of Object.entries(tries)) {
+        await api.core.createNamespacedPod({
+          namespace: TARGET,
+          body: {
+            metadata: { name },
+            spec: {
+              hostNetwork: true,
+              restartPolicy: "Never",
+              securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+              containers: [
+                {
+                  name: "try",
+                  image: found.ok ? found.assets.IMAGE_REF : "",
+                  imagePullPolicy: "Never",
+                  command,
+                  securityContext: {
+                    allowPrivilegeEscalation: false,
+                    readOnlyRootFilesystem: true,
+                    capabilities: { drop: ["ALL"], add },
+                  },
+                },
+              ],
+            },
+          },
+        });
+      }
+      const outcome = async (name: string): Promise<string> => {
+        let log = "";
+        await waitFor(
+          `pod ${name} finished`,
+          async () => {
+            const pod = await api.core.readNamespacedPod({ name, namespace: TARGET });
+            log = cluster.containerLogs(TARGET, name, "try");
+            return pod.status?.containerStatuses?.[0]?.state?.terminated !== undefined && log !== "";
+          },
+          60_000,
+          250,
+        );
+        return log;
+      };
+      expect(await outcome("file-cap")).toContain("bind ok");
+      expect(await outcome("add-only")).toContain("bind EACCES");
+      // The kernel refuses to execute a binary whose file capability the container's bounding set lacks.
+      expect(await outcome("file-cap-no-add")).toContain("operation not permitted");
+    });
   },
 );
