@@ -3,9 +3,9 @@
 # kube-apiserver and the node binaries at the pinned version, etcd, containerd + runc + CNI plugins (Debian),
 # the pause image, the metalpool image (hack/build-image.sh) and helm. Prints KEY=VALUE lines.
 # Exits 3 with one sentence on stderr when something cannot be had here (the tests then skip with it).
-. "$(dirname "$0")/lib.sh"
 unavailable() { echo "$*" >&2; exit 3; }
 [ "$(id -u)" = 0 ] || unavailable "a real cluster needs root (network namespaces, containerd, mounts)"
+. "$(dirname "$0")/lib.sh"
 for tool in containerd ctr runc nsenter ip iptables conntrack openssl buildah; do
   command -v "$tool" >/dev/null || unavailable "$tool not found (hack/install-deps.sh installs it)"
 done
