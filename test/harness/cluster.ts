@@ -17,6 +17,7 @@ import {
   readFileSync,
   readdirSync,
   rmSync,
+  rmdirSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -163,9 +164,40 @@ function teardown(dir: string, record: ClusterRecord, runc: string): void {
     }
   }
   for (const mount of mountsUnder(dir)) tryRun("umount", "-l", mount);
+  removeKubepodsCgroups();
   tryRun("ip", "link", "del", record.hostVeth);
   tryRun("ip", "netns", "del", record.netns);
   rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * The kubelet's cgroups (kubepods/…, one tree per cgroup v1 controller and the unified one), removed once
+ * empty — unless some other kubelet runs on this machine and may be using them.
+ */
+function removeKubepodsCgroups(): void {
+  const kubeletRunning = readdirSync("/proc").some((entry) => {
+    try {
+      return /^\d+$/.test(entry) && readFileSync(`/proc/${entry}/comm`, "utf8").trim() === "kubelet";
+    } catch {
+      return false;
+    }
+  });
+  if (kubeletRunning) return;
+  const removeTree = (path: string): void => {
+    for (const entry of readdirSync(path, { withFileTypes: true })) {
+      if (entry.isDirectory()) removeTree(join(path, entry.name));
+    }
+    try {
+      rmdirSync(path);
+    } catch {
+      // still has a process: left to the kernel to report
+    }
+  };
+  if (!existsSync("/sys/fs/cgroup")) return;
+  for (const controller of readdirSync("/sys/fs/cgroup")) {
+    const tree = join("/sys/fs/cgroup", controller, "kubepods");
+    if (existsSync(tree)) removeTree(tree);
+  }
 }
 
 /** Clusters of test processes that died without stopping them. */
