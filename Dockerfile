@@ -1,24 +1,37 @@
-# metalpool image: both programs, Node 24 LTS. Build: docker build -t metalpool .
-# Run: the operator is the default command; discovery is `metalpool-discovery` (host network, NET_BIND_SERVICE).
-FROM node:24-bookworm-slim AS build
+# metalpool image: both programs on Node 24, distroless-style (no shell, no package manager), non-root (65532),
+# ready for a read-only root filesystem. Commands: metalpool-operator (the default) and metalpool-discovery.
+#
+# Where a registry is reachable:   docker build -t metalpool .
+# Offline (no registry):           bash hack/build-image.sh   (assembles BUILDER from Debian + the Node npm package)
+#
+# BUILDER is any image with Node 24, npm and a POSIX shell (Debian-based: setcap is installed if missing).
+# BASE is what the runtime is laid on: `scratch` (default: the build stage supplies Node, the shared libraries it
+# links, /etc/passwd and /tmp, so nothing else is needed) or an image of your own to add to it.
+ARG BUILDER=docker.io/library/node:24-bookworm-slim
+ARG BASE=scratch
+
+FROM ${BUILDER} AS build
+# Behind a TLS-intercepting proxy, mount its CA bundle into the build and name it here (hack/build-image.sh
+# passes the machine's own trust store).
+ARG NODE_EXTRA_CA_CERTS
+ENV NPM_CONFIG_UPDATE_NOTIFIER=false
 WORKDIR /src
+RUN command -v setcap >/dev/null \
+ || (apt-get update -qq && apt-get install -y -qq --no-install-recommends libcap2-bin && rm -rf /var/lib/apt/lists/*)
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm ci --no-audit --no-fund --loglevel=error
 COPY tsconfig.json tsconfig.build.json ./
 COPY lib lib
 COPY operator operator
 COPY discovery discovery
-RUN npm run build && npm prune --omit=dev
-
-FROM node:24-bookworm-slim
-ENV NODE_ENV=production
-WORKDIR /app
-COPY --from=build /src/package.json ./
-COPY --from=build /src/node_modules node_modules
-COPY --from=build /src/dist dist
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund --loglevel=error
 COPY crds crds
-RUN ln -s /app/dist/operator/main.js /usr/local/bin/metalpool-operator \
- && ln -s /app/dist/discovery/main.js /usr/local/bin/metalpool-discovery \
- && chmod +x dist/operator/main.js dist/discovery/main.js
+COPY hack/image/rootfs.sh hack/image/rootfs.sh
+RUN sh hack/image/rootfs.sh /rootfs
+
+FROM ${BASE}
+COPY --from=build /rootfs/ /
+ENV NODE_ENV=production PATH=/usr/local/bin
+WORKDIR /app
 USER 65532:65532
 ENTRYPOINT ["metalpool-operator"]

@@ -2,7 +2,10 @@
 # Installs everything the tests and the sandbox need, from nothing: Debian packages (as root), the pinned
 # Node.js, npm packages. Idempotent and quick when everything is already there.
 . "$(dirname "$0")/lib.sh"
-DEBIAN_PACKAGES=(etcd-server qemu-system-x86 ipxe-qemu ovmf iproute2 python3-venv prometheus openssl ca-certificates git faketime)
+# The image build (buildah, mmdebstrap) and the single-node cluster (containerd, runc, CNI plugins, iptables and
+# conntrack for kube-proxy) come from Debian too.
+DEBIAN_PACKAGES=(etcd-server qemu-system-x86 ipxe-qemu ovmf iproute2 python3-venv prometheus openssl ca-certificates git faketime
+  buildah mmdebstrap skopeo containerd runc containernetworking-plugins iptables conntrack libcap2-bin)
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -52,6 +52,7 @@ describe("the Helm chart", () => {
     expect(kinds(all)).toEqual(
       expect.arrayContaining([
         "Deployment/mp-discovery",
+        "Service/mp-discovery-metrics",
         "ConfigMap/mp-discovery-policy",
         "ServiceMonitor/mp-operator",
         "ClusterRole/mp-discovery",

@@ -4,35 +4,8 @@
  * at 127.0.0.2 and an impostor at 127.0.0.1), and discovery's metrics read back.
  */
 import { createSocket } from "node:dgram";
-import { encode } from "../../discovery/dhcp/codec.ts";
-import { packet } from "../fixtures/dhcp.ts";
 
-const b = (...xs: number[]): Uint8Array => Uint8Array.from(xs);
-const str = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, "latin1"));
-
-export function pxeDiscover(
-  mac: string,
-  opts: { arch?: number; uuid?: Uint8Array; vendor?: string; giaddr?: string; hops?: number } = {},
-): Uint8Array {
-  const chaddr = new Uint8Array(16);
-  chaddr.set(mac.split(":").map((x) => parseInt(x, 16)));
-  const arch = opts.arch ?? 7;
-  return encode(
-    packet(
-      [
-        [53, b(1)],
-        [60, str(opts.vendor ?? `PXEClient:Arch:${String(arch).padStart(5, "0")}:UNDI:003000`)],
-        [93, b(0, arch)],
-        ...(opts.uuid ? ([[97, opts.uuid]] as [number, Uint8Array][]) : []),
-      ],
-      {
-        chaddr,
-        ...(opts.giaddr ? { giaddr: opts.giaddr, hops: opts.hops ?? 1 } : {}),
-        ...(opts.hops !== undefined ? { hops: opts.hops } : {}),
-      },
-    ),
-  );
-}
+export { pxeDiscover } from "../fixtures/dhcp.ts";
 
 /** Sends datagrams to discovery on 127.0.0.1:port from `from` (a loopback address; default 127.0.0.1). */
 export async function send(port: number, datagrams: Uint8Array[], from = "127.0.0.1"): Promise<void> {
