@@ -78,7 +78,9 @@ export interface RunResult {
   down: PhaseResult;
   loop: { seconds: number; writesPerSecond: number; operatorWritesPerSecond: number; ratioToRaw: number };
   idle: { seconds: number; operatorCpuPercent: number; writes: PhaseWrites };
-  operatorRssMiB: { peak: number; afterUp: number; idleEnd: number; end: number };
+  operatorRssMiB: { empty: number; peak: number; afterUp: number; idleEnd: number; end: number };
+  /** V8 heap in use (live objects and garbage not yet collected), from the operator's own metrics. */
+  operatorHeapUsedMiB: { empty: number; idleEnd: number };
 }
 
 /** Production defaults for what the test harness shortens (lease, backoff, resync, log level). */
@@ -249,11 +251,17 @@ function cpuMark(pids: Pids): CpuMark {
 
 const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
 
-async function reconcileCount(op: OperatorProcess): Promise<number> {
+/** One sample of the operator's own /metrics, by exact series name with labels. */
+async function operatorMetric(op: OperatorProcess, series: string): Promise<number> {
   const text = await (await fetch(`${await op.opsUrl()}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith('metalpool_reconcile_total{result="success"}'));
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
   return Number(line?.split(" ").at(-1) ?? 0);
 }
+
+const reconcileCount = (op: OperatorProcess): Promise<number> =>
+  operatorMetric(op, 'metalpool_reconcile_total{result="success"}');
+const heapUsedMiB = async (op: OperatorProcess): Promise<number> =>
+  round((await operatorMetric(op, "metalpool_operator_nodejs_heap_size_used_bytes")) / 2 ** 20, 1);
 
 /** Measures one phase: changes spec.replicas, waits for `done`, counts writes and CPU in between. */
 async function phase(
@@ -368,6 +376,8 @@ export async function runScale(opts: RunOptions): Promise<RunResult> {
     const rss = new RssSampler(pids.operator, 500);
     cleanup.push(() => rss.stop());
     await watch.until("the empty pool to be Ready", ready, 60_000, () => undefined);
+    const empty = rss.sample();
+    const emptyHeap = await heapUsedMiB(op);
 
     const sim = new WorkflowSimulator(kc, "bench");
     await sim.watch(opts.simulatorConcurrency);
@@ -393,6 +403,7 @@ export async function runScale(opts: RunOptions): Promise<RunResult> {
       writes: attribute(countsSince(await scrapeRequestCounts(cp), idleBefore)),
     };
     const idleEnd = rss.sample();
+    const idleEndHeap = await heapUsedMiB(op);
 
     opts.log(`  scale-down ${n} → 0 (wipe ${opts.wipeMode})`);
     const down = await phase(
@@ -418,11 +429,13 @@ export async function runScale(opts: RunOptions): Promise<RunResult> {
       },
       idle,
       operatorRssMiB: {
+        empty: mib(empty),
         peak: mib(rss.peakBytes),
         afterUp: mib(afterUp),
         idleEnd: mib(idleEnd),
         end: mib(rss.sample()),
       },
+      operatorHeapUsedMiB: { empty: emptyHeap, idleEnd: idleEndHeap },
     };
   } finally {
     for (const c of cleanup.reverse()) await c();

@@ -60,8 +60,13 @@ const ROWS: [string, (r: RunResult) => string | number][] = [
     (r) =>
       `${r.down.cpuSeconds.operator} / ${r.down.cpuSeconds.apiserver} / ${r.down.cpuSeconds.etcd} / ${r.down.cpuSeconds.bench}`,
   ],
+  ["operator RSS MiB, empty pool", (r) => r.operatorRssMiB.empty],
   ["operator RSS MiB, peak", (r) => r.operatorRssMiB.peak],
   ["operator RSS MiB, N Ready (after idle)", (r) => r.operatorRssMiB.idleEnd],
+  [
+    "operator V8 heap used MiB, empty / N Ready",
+    (r) => `${r.operatorHeapUsedMiB.empty} / ${r.operatorHeapUsedMiB.idleEnd}`,
+  ],
   ["idle operator CPU %", (r) => r.idle.operatorCpuPercent],
   [
     "idle writes: operator / Events / Leases",
