@@ -85,12 +85,15 @@ export class PoolReconciler {
     }
 
     // 2–3. look, plan
+    const t0 = performance.now();
     const view = look(d, pool, ref, spec, objects);
     const now = d.now();
     const p = plan(view, now.getTime());
+    const t1 = performance.now();
 
     // 4. apply
     const applied = await apply({ d, pool, ref, spec, target, templates: this.templates, signal }, p.actions);
+    const t2 = performance.now();
     if (deleting && view.members.length === applied.left.size && applied.errors.size === 0) {
       await setFinalizers(
         d,
@@ -113,7 +116,19 @@ export class PoolReconciler {
       p.eligible,
       now,
     );
-    await writeStatus(d.client, pool, status);
+    const wrote = await writeStatus(d.client, pool, status);
+    d.log.debug(
+      {
+        pool: ref.name,
+        members: view.members.length,
+        actions: p.actions.length,
+        lookPlanMs: Math.round(t1 - t0),
+        applyMs: Math.round(t2 - t1),
+        reportMs: Math.round(performance.now() - t2),
+        wroteStatus: wrote,
+      },
+      "pass",
+    );
     d.observe?.(
       pool,
       p.members.map((m) => ({
