@@ -54,6 +54,8 @@ export interface KubeObject {
     deletionTimestamp?: string;
     creationTimestamp?: string;
     ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }[];
+    /** Server-side apply bookkeeping: often larger than the object itself; caches drop it. */
+    managedFields?: unknown[];
   };
 }
 
