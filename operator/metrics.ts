@@ -45,6 +45,20 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
 
+  /** Reports how long requests waited for the client-side request limit (--kube-api-qps). */
+  watchRequestLimit(bucket: { waitedSeconds: number }): void {
+    let reported = 0;
+    new Counter({
+      name: "metalpool_kube_client_throttled_seconds_total",
+      help: "Time API requests waited for the client-side limit (--kube-api-qps/--kube-api-burst).",
+      registers: [this.registry],
+      collect() {
+        this.inc(bucket.waitedSeconds - reported);
+        reported = bucket.waitedSeconds;
+      },
+    });
+  }
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "metalpool_operator_" });
   }
