@@ -304,7 +304,7 @@ async function recordFailure(
   reason: string,
 ): Promise<void> {
   ctx.d.hardware.upsertLocal(
-    await updateClaimed(ctx.d.client, m.hw.metadata.namespace ?? "", name(m), ctx.ref, (hw) => {
+    await updateClaimed(ctx.d.client, m.hw, ctx.ref, (hw) => {
       hw.metadata.annotations = {
         ...hw.metadata.annotations,
         [ANNOTATION.attempts]: String(attempt),
@@ -322,7 +322,7 @@ async function clearHardwareState(
   failure: { attempt: number; reason: string } | undefined,
 ): Promise<void> {
   ctx.d.hardware.upsertLocal(
-    await updateClaimed(ctx.d.client, m.hw.metadata.namespace ?? "", name(m), ctx.ref, (hw) => {
+    await updateClaimed(ctx.d.client, m.hw, ctx.ref, (hw) => {
       if (failure)
         hw.metadata.annotations = {
           ...hw.metadata.annotations,
@@ -393,9 +393,8 @@ async function powerIntoPxe(ctx: ApplyContext, m: MemberView, wfName: string): P
 
 /** Powers a released server off: held and marked for release, intent recorded first, failures counted. */
 async function powerOff(ctx: ApplyContext, m: MemberView): Promise<void> {
-  const ns = m.hw.metadata.namespace ?? "";
   assertLeading(ctx);
-  const marked = await updateClaimed(ctx.d.client, ns, name(m), ctx.ref, (hw) => {
+  const marked = await updateClaimed(ctx.d.client, m.hw, ctx.ref, (hw) => {
     requireReleasing(hw);
     hw.metadata.annotations = {
       ...hw.metadata.annotations,
@@ -409,7 +408,7 @@ async function powerOff(ctx: ApplyContext, m: MemberView): Promise<void> {
   } catch (err) {
     const failures = (Number(m.hw.metadata.annotations?.[ANNOTATION.powerOffFailures] ?? 0) || 0) + 1;
     ctx.d.hardware.upsertLocal(
-      await updateClaimed(ctx.d.client, ns, name(m), ctx.ref, (hw) => {
+      await updateClaimed(ctx.d.client, marked, ctx.ref, (hw) => {
         const annotations = { ...hw.metadata.annotations };
         delete annotations[ANNOTATION.powerOffRequested];
         annotations[ANNOTATION.powerOffFailures] = String(failures);
