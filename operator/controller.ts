@@ -67,6 +67,7 @@ export class PoolController {
   private readonly scopes: (string | undefined)[];
   private readonly onError: (err: unknown) => void;
   private readonly client: KubeClient;
+  private readonly events: EventRecorder;
   /** Optional kinds the API server serves and whose informers run. */
   private readonly served = new Set<ResourceType>();
   private readonly reportedMissing = new Set<ResourceType>();
@@ -92,6 +93,7 @@ export class PoolController {
     const client = new KubeClient(opts.kc);
     this.client = client;
     const events = new EventRecorder(opts.kc, "metalpool-operator");
+    this.events = events;
     const targets = new TargetClusters(opts.kc, opts.secretPolicy);
     this.inventory = new InventoryController({
       client,
@@ -304,6 +306,7 @@ export class PoolController {
     clearInterval(this.sweeper);
     this.queue.shutDown();
     await Promise.all([...this.workersRunning, this.inventory.stop()]);
+    await this.events.flush(); // combined Events still gathering
   }
 
   stopInformers(): void {
