@@ -46,6 +46,11 @@ export interface ApplyContext {
   target: TargetCluster;
   /** Templates ensured so far (namespace/name → content hash), so each is written once per change. */
   templates: Map<string, string>;
+  /**
+   * This pass's Template name per purpose, rendered and ensured once however many members start at once
+   * (rendering is a YAML document; a pass may start a hundred Workflows). Fresh for every pass.
+   */
+  passTemplates: Map<WorkflowPurpose, Promise<string>>;
   signal?: AbortSignal;
 }
 
@@ -58,7 +63,11 @@ export interface ApplyResult {
   left: Set<string>;
 }
 
-const DEFAULT_CONCURRENCY = 8;
+/**
+ * Members acted on at once. It only hides round-trip time (a pass over a thousand members is a thousand
+ * requests); what the API server receives is bounded by the client's request limit (--kube-api-qps).
+ */
+const DEFAULT_CONCURRENCY = 32;
 
 export async function apply(ctx: ApplyContext, actions: readonly Action[]): Promise<ApplyResult> {
   const result: ApplyResult = { errors: new Map(), claimed: [], left: new Set() };
@@ -205,7 +214,16 @@ async function ensureTemplate(ctx: ApplyContext, template: Template): Promise<vo
   ctx.templates.set(key, hash);
 }
 
-async function templateFor(ctx: ApplyContext, purpose: WorkflowPurpose): Promise<string> {
+function templateFor(ctx: ApplyContext, purpose: WorkflowPurpose): Promise<string> {
+  let name = ctx.passTemplates.get(purpose);
+  if (!name) {
+    name = ensureTemplateFor(ctx, purpose);
+    ctx.passTemplates.set(purpose, name);
+  }
+  return name;
+}
+
+async function ensureTemplateFor(ctx: ApplyContext, purpose: WorkflowPurpose): Promise<string> {
   const { spec, ref } = ctx;
   const timeoutSeconds = parseDuration(spec.provisioning.attemptTimeout) / 1000;
   if (purpose === "wipe") {

@@ -92,7 +92,10 @@ export class PoolReconciler {
     const t1 = performance.now();
 
     // 4. apply
-    const applied = await apply({ d, pool, ref, spec, target, templates: this.templates, signal }, p.actions);
+    const applied = await apply(
+      { d, pool, ref, spec, target, templates: this.templates, passTemplates: new Map(), signal },
+      p.actions,
+    );
     const t2 = performance.now();
     if (deleting && view.members.length === applied.left.size && applied.errors.size === 0) {
       await setFinalizers(
