@@ -12,7 +12,8 @@ import { POOL } from "../../operator/pool/reconcile.ts";
 import type { PoolObject } from "../../operator/pool/types.ts";
 import {
   countsSince,
-  scrapeRequestCounts,
+  largest,
+  scrapeRequests,
   sumWrites,
   writesByKind,
   type RequestCounts,
@@ -41,6 +42,8 @@ export interface RunOptions {
   phaseTimeoutSeconds: number;
   /** Extra operator flags, after the production defaults (e.g. --kube-api-qps 50). */
   operatorArgs: string[];
+  /** NODE_OPTIONS for the operator (e.g. --max-old-space-size=192, a heap cap like a Pod's memory limit gives). */
+  operatorNodeOptions?: string;
   log: (line: string) => void;
 }
 
@@ -65,22 +68,43 @@ export interface PhaseResult {
   seconds: number;
   membersPerSecond: number;
   writes: PhaseWrites;
+  /** Where the API server spent its time serving requests, by kind (seconds, the largest). */
+  apiSeconds: Record<string, number>;
   operatorWritesPerMember: number;
   eventsPerMember: number;
   cpuSeconds: { operator: number; apiserver: number; etcd: number; bench: number };
   reconciles: number;
+  /** Time the operator's requests waited for its client-side limit (--kube-api-qps). */
+  throttledSeconds: number;
+}
+
+export interface MemoryMiB {
+  /** Live objects and garbage not yet collected. */
+  heapUsed: number;
+  /** What V8 holds for its heap. */
+  heapTotal: number;
+  /** Buffers and other memory outside the heap that JavaScript objects own. */
+  external: number;
 }
 
 export interface RunResult {
   members: number;
-  raw: { count: number; serialPerSecond: number; concurrent16PerSecond: number };
+  raw: {
+    count: number;
+    serialPerSecond: number;
+    concurrent16PerSecond: number;
+    /** kube-apiserver's CPU use while creating at concurrency 16 (100 = one core). */
+    apiserverCpuPercent: number;
+    /** The concurrency-16 rate again after the loop (other work on the machine varies). */
+    concurrent16AfterPerSecond: number;
+  };
   up: PhaseResult;
   down: PhaseResult;
   loop: { seconds: number; writesPerSecond: number; operatorWritesPerSecond: number; ratioToRaw: number };
   idle: { seconds: number; operatorCpuPercent: number; writes: PhaseWrites };
   operatorRssMiB: { empty: number; peak: number; afterUp: number; idleEnd: number; end: number };
-  /** V8 heap in use (live objects and garbage not yet collected), from the operator's own metrics. */
-  operatorHeapUsedMiB: { empty: number; idleEnd: number };
+  /** V8 heap and external memory, from the operator's own metrics. */
+  operatorMemoryMiB: { empty: MemoryMiB; idleEnd: MemoryMiB };
 }
 
 /** Production defaults for what the test harness shortens (lease, backoff, resync, log level). */
@@ -251,17 +275,32 @@ function cpuMark(pids: Pids): CpuMark {
 
 const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
 
+/** The operator's ops URL, read from its log once (the log may be gone by the time it is asked again). */
+const opsUrls = new WeakMap<OperatorProcess, Promise<string>>();
+
 /** One sample of the operator's own /metrics, by exact series name with labels. */
 async function operatorMetric(op: OperatorProcess, series: string): Promise<number> {
-  const text = await (await fetch(`${await op.opsUrl()}/metrics`)).text();
+  let url = opsUrls.get(op);
+  if (!url) opsUrls.set(op, (url = op.opsUrl()));
+  const text = await (await fetch(`${await url}/metrics`)).text();
   const line = text.split("\n").find((l) => l.startsWith(`${series} `));
   return Number(line?.split(" ").at(-1) ?? 0);
 }
 
+const throttled = (op: OperatorProcess): Promise<number> =>
+  operatorMetric(op, "metalpool_kube_client_throttled_seconds_total");
 const reconcileCount = (op: OperatorProcess): Promise<number> =>
   operatorMetric(op, 'metalpool_reconcile_total{result="success"}');
-const heapUsedMiB = async (op: OperatorProcess): Promise<number> =>
-  round((await operatorMetric(op, "metalpool_operator_nodejs_heap_size_used_bytes")) / 2 ** 20, 1);
+const metricMiB = async (op: OperatorProcess, series: string): Promise<number> =>
+  round((await operatorMetric(op, `metalpool_operator_nodejs_${series}`)) / 2 ** 20, 1);
+/** Where the operator's memory is, by V8's and Node's account (RSS also holds code, stacks, malloc'd memory). */
+async function memoryMiB(op: OperatorProcess): Promise<MemoryMiB> {
+  return {
+    heapUsed: await metricMiB(op, "heap_size_used_bytes"),
+    heapTotal: await metricMiB(op, "heap_size_total_bytes"),
+    external: await metricMiB(op, "external_memory_bytes"),
+  };
+}
 
 /** Measures one phase: changes spec.replicas, waits for `done`, counts writes and CPU in between. */
 async function phase(
@@ -278,9 +317,10 @@ async function phase(
   done: (p: PoolObject) => boolean,
 ): Promise<PhaseResult> {
   const { cp, client, watch, pids, op, opts } = ctx;
-  const before = await scrapeRequestCounts(cp);
+  const before = await scrapeRequests(cp);
   const cpu0 = cpuMark(pids);
   const rec0 = await reconcileCount(op);
+  const throttled0 = await throttled(op);
   const start = performance.now();
   await client.patch(POOL, "bench", "pool", { spec: { replicas } }, "merge");
   await watch.until(
@@ -294,11 +334,13 @@ async function phase(
   );
   const seconds = (performance.now() - start) / 1000;
   const cpu1 = cpuMark(pids);
-  const writes = attribute(countsSince(await scrapeRequestCounts(cp), before));
+  const after = await scrapeRequests(cp);
+  const writes = attribute(countsSince(after.counts, before.counts));
   return {
     seconds: round(seconds),
     membersPerSecond: round(opts.members / seconds),
     writes,
+    apiSeconds: largest(countsSince(after.seconds, before.seconds)),
     operatorWritesPerMember: round(writes.operator / opts.members),
     eventsPerMember: round(writes.events / opts.members),
     cpuSeconds: {
@@ -308,16 +350,29 @@ async function phase(
       bench: round(cpu1.bench - cpu0.bench),
     },
     reconciles: (await reconcileCount(op)) - rec0,
+    throttledSeconds: round((await throttled(op)) - throttled0),
   };
 }
 
-async function measureRaw(client: KubeClient, count: number): Promise<RunResult["raw"]> {
-  await client.create(NAMESPACE, { metadata: { name: "bench-raw" } });
-  const serial = await createHardware(client, "bench-raw", "serial", count, 1);
-  const concurrent = await createHardware(client, "bench-raw", "c16", count, 16);
+/** Creates `count` Hardware at `concurrency` in a scratch namespace, deleted afterwards; the rate and API server CPU. */
+async function rawCreates(
+  client: KubeClient,
+  apiserver: number,
+  namespace: string,
+  count: number,
+  concurrency: number,
+): Promise<{ perSecond: number; apiserverCpuPercent: number }> {
+  await client.create(NAMESPACE, { metadata: { name: namespace } });
+  const cpu0 = cpuSeconds(apiserver);
+  const start = performance.now();
+  const perSecond = await createHardware(client, namespace, "raw", count, concurrency);
+  const cpu = cpuSeconds(apiserver) - cpu0;
   // Out of the way: the loop's API server should hold only the pool's inventory.
-  await client.request("DELETE", resourcePath(HARDWARE, "bench-raw"));
-  return { count, serialPerSecond: round(serial, 1), concurrent16PerSecond: round(concurrent, 1) };
+  await client.request("DELETE", resourcePath(HARDWARE, namespace));
+  return {
+    perSecond: round(perSecond, 1),
+    apiserverCpuPercent: round((cpu / ((performance.now() - start) / 1000)) * 100, 0),
+  };
 }
 
 export async function runScale(opts: RunOptions): Promise<RunResult> {
@@ -329,11 +384,16 @@ export async function runScale(opts: RunOptions): Promise<RunResult> {
     const kc = new KubeConfig();
     kc.loadFromFile(cp.kubeconfigPath);
     const client = new KubeClient(kc);
+    const apiserver = findDescendant(process.pid, "kube-apiserver --etcd-servers") ?? 0;
+    const etcd = findDescendant(process.pid, "etcd --data-dir") ?? 0;
+    if (!apiserver || !etcd)
+      throw new Error("kube-apiserver or etcd not found among this process's children");
     opts.log(
       `N=${n}: raw create rate (${opts.rawCount} Hardware serially, ${opts.rawCount} at concurrency 16)`,
     );
-    const raw = await measureRaw(client, opts.rawCount);
-    opts.log(`  serial ${raw.serialPerSecond}/s, concurrency 16 ${raw.concurrent16PerSecond}/s`);
+    const serial = await rawCreates(client, apiserver, "raw-serial", opts.rawCount, 1);
+    const c16 = await rawCreates(client, apiserver, "raw-c16", opts.rawCount, 16);
+    opts.log(`  serial ${serial.perSecond}/s, concurrency 16 ${c16.perSecond}/s`);
 
     await client.create(NAMESPACE, { metadata: { name: "bench" } });
     opts.log(`  creating ${n} Hardware`);
@@ -363,28 +423,28 @@ export async function runScale(opts: RunOptions): Promise<RunResult> {
       namespace: "bench",
       identity: "bench",
       extraArgs: [...PRODUCTION_FLAGS, ...opts.operatorArgs],
+      ...(opts.operatorNodeOptions ? { wrapper: ["env", `NODE_OPTIONS=${opts.operatorNodeOptions}`] } : {}),
     });
     cleanup.push(() => op.stop());
     await op.logged("became leader", "identity");
     const pids: Pids = {
       operator: findDescendant(op.child.pid ?? 0, "operator/main.ts") ?? 0,
-      apiserver: findDescendant(process.pid, "kube-apiserver --etcd-servers") ?? 0,
-      etcd: findDescendant(process.pid, "etcd --data-dir") ?? 0,
+      apiserver,
+      etcd,
     };
-    if (!pids.operator || !pids.apiserver || !pids.etcd)
-      throw new Error(`processes not found: ${JSON.stringify(pids)}`);
+    if (!pids.operator) throw new Error("the operator's node process not found under its tether");
     const rss = new RssSampler(pids.operator, 500);
     cleanup.push(() => rss.stop());
     await watch.until("the empty pool to be Ready", ready, 60_000, () => undefined);
     const empty = rss.sample();
-    const emptyHeap = await heapUsedMiB(op);
+    const emptyMemory = await memoryMiB(op);
 
     const sim = new WorkflowSimulator(kc, "bench");
     await sim.watch(opts.simulatorConcurrency);
     cleanup.push(() => sim.stop());
 
     const ctx = { cp, client, watch, pids, op, opts };
-    opts.log(`  scale-up 0 → ${n}`);
+    opts.log(`  scale-up 0 → ${n} (operator pid ${pids.operator})`);
     const up = await phase(
       ctx,
       "scale-up",
@@ -394,16 +454,16 @@ export async function runScale(opts: RunOptions): Promise<RunResult> {
     const afterUp = rss.sample();
     opts.log(`  up in ${up.seconds} s; idle ${opts.idleSeconds} s`);
 
-    const idleBefore = await scrapeRequestCounts(cp);
+    const idleBefore = (await scrapeRequests(cp)).counts;
     const idleCpu0 = cpuSeconds(pids.operator);
     await sleep(opts.idleSeconds * 1000);
     const idle = {
       seconds: opts.idleSeconds,
       operatorCpuPercent: round(((cpuSeconds(pids.operator) - idleCpu0) / opts.idleSeconds) * 100),
-      writes: attribute(countsSince(await scrapeRequestCounts(cp), idleBefore)),
+      writes: attribute(countsSince((await scrapeRequests(cp)).counts, idleBefore)),
     };
     const idleEnd = rss.sample();
-    const idleEndHeap = await heapUsedMiB(op);
+    const idleEndMemory = await memoryMiB(op);
 
     opts.log(`  scale-down ${n} → 0 (wipe ${opts.wipeMode})`);
     const down = await phase(
@@ -413,6 +473,15 @@ export async function runScale(opts: RunOptions): Promise<RunResult> {
       (p) => ready(p) && (p.status?.members?.length ?? -1) === 0,
     );
     if (sim.errors.length) throw new Error(`workflow simulator: ${sim.errors.slice(0, 3).join("; ")}`);
+    const after = await rawCreates(client, apiserver, "raw-after", opts.rawCount, 16);
+    const raw = {
+      count: opts.rawCount,
+      serialPerSecond: serial.perSecond,
+      concurrent16PerSecond: c16.perSecond,
+      apiserverCpuPercent: c16.apiserverCpuPercent,
+      concurrent16AfterPerSecond: after.perSecond,
+    };
+    const rawRate = (raw.concurrent16PerSecond + raw.concurrent16AfterPerSecond) / 2;
     const loopSeconds = up.seconds + down.seconds;
     const loopWrites = up.writes.total + down.writes.total;
     const mib = (b: number): number => round(b / 2 ** 20, 1);
@@ -425,7 +494,7 @@ export async function runScale(opts: RunOptions): Promise<RunResult> {
         seconds: round(loopSeconds),
         writesPerSecond: round(loopWrites / loopSeconds, 1),
         operatorWritesPerSecond: round((up.writes.operator + down.writes.operator) / loopSeconds, 1),
-        ratioToRaw: round(loopWrites / loopSeconds / raw.concurrent16PerSecond),
+        ratioToRaw: round(loopWrites / loopSeconds / rawRate),
       },
       idle,
       operatorRssMiB: {
@@ -435,7 +504,7 @@ export async function runScale(opts: RunOptions): Promise<RunResult> {
         idleEnd: mib(idleEnd),
         end: mib(rss.sample()),
       },
-      operatorHeapUsedMiB: { empty: emptyHeap, idleEnd: idleEndHeap },
+      operatorMemoryMiB: { empty: emptyMemory, idleEnd: idleEndMemory },
     };
   } finally {
     for (const c of cleanup.reverse()) await c();

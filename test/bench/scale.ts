@@ -21,6 +21,7 @@ const { values } = parseArgs({
     "simulator-concurrency": { type: "string", default: "16" },
     "phase-timeout-seconds": { type: "string", default: "900" },
     "operator-arg": { type: "string", multiple: true, default: [] },
+    "operator-node-options": { type: "string" },
   },
 });
 
@@ -38,7 +39,10 @@ const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
 const ROWS: [string, (r: RunResult) => string | number][] = [
   ["raw creates/s, serial", (r) => r.raw.serialPerSecond],
-  ["raw creates/s, concurrency 16", (r) => r.raw.concurrent16PerSecond],
+  [
+    "raw creates/s, concurrency 16, before / after the loop",
+    (r) => `${r.raw.concurrent16PerSecond} / ${r.raw.concurrent16AfterPerSecond}`,
+  ],
   ["scale-up 0→N Ready, s", (r) => r.up.seconds],
   ["scale-up members/s", (r) => r.up.membersPerSecond],
   ["scale-down N→0, s", (r) => r.down.seconds],
@@ -48,8 +52,19 @@ const ROWS: [string, (r: RunResult) => string | number][] = [
   ["Events/member, up + down", (r) => r.up.eventsPerMember + r.down.eventsPerMember],
   ["simulator writes/member", (r) => (r.up.writes.simulator + r.down.writes.simulator) / r.members],
   ["loop: all writes/s", (r) => r.loop.writesPerSecond],
-  ["loop: writes/s ÷ raw concurrent creates/s", (r) => r.loop.ratioToRaw],
+  ["loop: writes/s ÷ raw concurrent creates/s (mean of both)", (r) => r.loop.ratioToRaw],
+  [
+    "kube-apiserver CPU %: raw creates / scale-up / scale-down",
+    (r) =>
+      `${r.raw.apiserverCpuPercent} / ${Math.round((r.up.cpuSeconds.apiserver / r.up.seconds) * 100)} / ${Math.round((r.down.cpuSeconds.apiserver / r.down.seconds) * 100)}`,
+  ],
+  [
+    "operator CPU %: scale-up / scale-down",
+    (r) =>
+      `${Math.round((r.up.cpuSeconds.operator / r.up.seconds) * 100)} / ${Math.round((r.down.cpuSeconds.operator / r.down.seconds) * 100)}`,
+  ],
   ["reconcile passes, up / down", (r) => `${r.up.reconciles} / ${r.down.reconciles}`],
+  ["client-side throttling s, up / down", (r) => `${r.up.throttledSeconds} / ${r.down.throttledSeconds}`],
   [
     "CPU s up: operator / apiserver / etcd / bench",
     (r) =>
@@ -64,8 +79,9 @@ const ROWS: [string, (r: RunResult) => string | number][] = [
   ["operator RSS MiB, peak", (r) => r.operatorRssMiB.peak],
   ["operator RSS MiB, N Ready (after idle)", (r) => r.operatorRssMiB.idleEnd],
   [
-    "operator V8 heap used MiB, empty / N Ready",
-    (r) => `${r.operatorHeapUsedMiB.empty} / ${r.operatorHeapUsedMiB.idleEnd}`,
+    "operator heap used / heap total / external MiB, N Ready",
+    (r) =>
+      `${r.operatorMemoryMiB.idleEnd.heapUsed} / ${r.operatorMemoryMiB.idleEnd.heapTotal} / ${r.operatorMemoryMiB.idleEnd.external}`,
   ],
   ["idle operator CPU %", (r) => r.idle.operatorCpuPercent],
   [
@@ -93,6 +109,7 @@ for (const n of members) {
       simulatorConcurrency: positiveInt("simulator-concurrency", values["simulator-concurrency"] ?? ""),
       phaseTimeoutSeconds: positiveInt("phase-timeout-seconds", values["phase-timeout-seconds"] ?? ""),
       operatorArgs: values["operator-arg"] ?? [],
+      ...(values["operator-node-options"] ? { operatorNodeOptions: values["operator-node-options"] } : {}),
       log,
     }),
   );

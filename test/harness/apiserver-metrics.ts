@@ -1,6 +1,7 @@
 /**
  * Requests the API server has served, from its own counter `apiserver_request_total` on /metrics: by verb
- * and resource, so a benchmark can say how many writes of which kind a phase cost, whoever made them.
+ * and resource, so a benchmark can say how many writes of which kind a phase cost, whoever made them; and
+ * how long they took in all (`apiserver_request_duration_seconds_sum`), to say which kind keeps it busy.
  */
 import { apiRequest, type ControlPlane } from "./control-plane.ts";
 
@@ -12,10 +13,10 @@ const READS = new Set(["GET", "LIST", "WATCH", "WATCHLIST", "CONNECT", "HEAD", "
 
 const LABEL = /(\w+)="((?:[^"\\]|\\.)*)"/g;
 
-export function parseRequestCounts(text: string): RequestCounts {
+export function parseRequestCounts(text: string, metric = "apiserver_request_total"): RequestCounts {
   const counts: RequestCounts = new Map();
   for (const line of text.split("\n")) {
-    if (!line.startsWith("apiserver_request_total{")) continue;
+    if (!line.startsWith(`${metric}{`)) continue;
     const close = line.lastIndexOf("}");
     const labels = new Map([...line.slice(0, close).matchAll(LABEL)].map((m) => [m[1], m[2]]));
     const value = Number(line.slice(close + 1).trim());
@@ -26,12 +27,18 @@ export function parseRequestCounts(text: string): RequestCounts {
   return counts;
 }
 
-export async function scrapeRequestCounts(
-  cp: Pick<ControlPlane, "server" | "token">,
-): Promise<RequestCounts> {
+export interface RequestStats {
+  counts: RequestCounts;
+  /** Seconds spent serving each kind (watches excluded: they last as long as they are open). */
+  seconds: RequestCounts;
+}
+
+export async function scrapeRequests(cp: Pick<ControlPlane, "server" | "token">): Promise<RequestStats> {
   const res = await apiRequest(cp, "GET", "/metrics");
   if (res.status !== 200 || typeof res.json !== "string") throw new Error(`GET /metrics: ${res.status}`);
-  return parseRequestCounts(res.json);
+  const seconds = parseRequestCounts(res.json, "apiserver_request_duration_seconds_sum");
+  for (const k of seconds.keys()) if (k.startsWith("WATCH")) seconds.delete(k);
+  return { counts: parseRequestCounts(res.json), seconds };
 }
 
 /** What was served between two scrapes (zeros left out). */
@@ -51,6 +58,16 @@ export function sumWrites(counts: RequestCounts, match: (k: string) => boolean =
   let total = 0;
   for (const [k, v] of counts) if (isWrite(k) && match(k)) total += v;
   return total;
+}
+
+/** The `top` largest entries as a plain object, for a results file. */
+export function largest(counts: RequestCounts, top = 10, digits = 2): Record<string, number> {
+  return Object.fromEntries(
+    [...counts]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([k, v]) => [k, Number(v.toFixed(digits))]),
+  );
 }
 
 /** The writes as a plain object, largest first, for a results file. */
