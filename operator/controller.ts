@@ -71,11 +71,14 @@ export class PoolController {
   private readonly scopes: (string | undefined)[];
   private readonly onError: (err: unknown) => void;
   private readonly client: KubeClient;
+  private readonly events: EventRecorder;
   /** Optional kinds the API server serves and whose informers run. */
   private readonly served = new Set<ResourceType>();
   private readonly reportedMissing = new Set<ResourceType>();
   private redetect: NodeJS.Timeout | undefined;
   private sweeper: NodeJS.Timeout | undefined;
+  /** Ready only once the optional kinds were looked for, so a ready replica has said what it disabled. */
+  private optionalDetected = false;
   /** Aborts when this replica stops acting: in-flight reconciles end their API calls and take no action. */
   private leadership: AbortSignal | undefined;
 
@@ -96,6 +99,7 @@ export class PoolController {
     const client = new KubeClient(opts.kc);
     this.client = client;
     const events = new EventRecorder(opts.kc, "metalpool-operator");
+    this.events = events;
     const targets = new TargetClusters(opts.kc, opts.secretPolicy);
     this.inventory = new InventoryController({
       client,
@@ -250,6 +254,7 @@ export class PoolController {
       );
     await Promise.all(this.allInformers().map((i) => i.start()));
     await this.detectOptional();
+    this.optionalDetected = true;
     this.redetect = setInterval(() => {
       this.detectOptional().catch((err: unknown) => this.onError(err));
     }, this.opts.resyncMs);
@@ -258,7 +263,7 @@ export class PoolController {
 
   /** Ready when every informer that runs has synced. */
   hasSynced(): boolean {
-    return this.allInformers().every((i) => i.hasSynced());
+    return this.optionalDetected && this.allInformers().every((i) => i.hasSynced());
   }
 
   /** Called when this instance becomes leader: start workers and look at every pool once. */
@@ -322,6 +327,7 @@ export class PoolController {
     clearInterval(this.sweeper);
     this.queue.shutDown();
     await Promise.all([...this.workersRunning, this.inventory.stop(), this.vouch?.stop()]);
+    await this.events.flush(); // combined Events still gathering
   }
 
   stopInformers(): void {

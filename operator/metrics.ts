@@ -166,6 +166,19 @@ export class OperatorMetrics {
   private readonly memory = new Map<string, Map<string, MemberMemory>>();
   /** Where the fleet gauge gets its Hardware; undefined (not leading) exports no fleet series. */
   private fleetSource: (() => Iterable<Hardware> | undefined) | undefined;
+  /** Reports how long requests waited for the client-side request limit (--kube-api-qps). */
+  watchRequestLimit(bucket: { waitedSeconds: number }): void {
+    let reported = 0;
+    new Counter({
+      name: "metalpool_kube_client_throttled_seconds_total",
+      help: "Time API requests waited for the client-side limit (--kube-api-qps/--kube-api-burst).",
+      registers: [this.registry],
+      collect() {
+        this.inc(bucket.waitedSeconds - reported);
+        reported = bucket.waitedSeconds;
+      },
+    });
+  }
 
   constructor() {
     registerStandardMetrics(this.registry);

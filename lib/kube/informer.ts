@@ -31,6 +31,16 @@ export function backoffMs(failures: number): number {
 
 const MAX_TOMBSTONES = 4096;
 
+/**
+ * What the cache keeps of an object: all but metadata.managedFields, which nothing here reads and which
+ * is often bigger than the rest (one entry per writer and subresource). An update sent from a cached copy
+ * leaves the server's managedFields as they are (omitted is not emptied).
+ */
+function cacheable<T extends KubeObject>(obj: T): T {
+  if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
+  return obj;
+}
+
 export class Informer<T extends KubeObject> {
   private readonly cache = new Map<string, T>();
   /**
@@ -75,7 +85,9 @@ export class Informer<T extends KubeObject> {
    * Puts an object we just wrote into the cache if it is newer than what we have, so a controller does not
    * act on its own stale view before the watch event arrives. Emits nothing.
    */
-  upsertLocal(obj: T): void {
+  upsertLocal(written: T): void {
+    // The writer keeps using its object; the cache takes a copy of the top level without managedFields.
+    const obj = cacheable({ ...written, metadata: { ...written.metadata } });
     const k = key(obj);
     const old = this.cache.get(k);
     if (old && Number(old.metadata.resourceVersion) >= Number(obj.metadata.resourceVersion)) return;
@@ -142,7 +154,7 @@ export class Informer<T extends KubeObject> {
       labelSelector: this.opts.labelSelector,
     });
     const seen = new Set<string>();
-    for (const obj of list.items) {
+    for (const obj of list.items.map(cacheable)) {
       const k = key(obj);
       seen.add(k);
       const old = this.cache.get(k);
@@ -231,6 +243,7 @@ export class Informer<T extends KubeObject> {
   private apply(type: string, obj: T): void {
     if (obj.metadata?.resourceVersion) this.resourceVersion = obj.metadata.resourceVersion;
     if (type === "BOOKMARK") return;
+    cacheable(obj);
     obj.apiVersion ??= apiVersionOf(this.type);
     obj.kind ??= this.type.kind;
     const k = key(obj);

@@ -6,6 +6,7 @@
  */
 import { HttpMethod, RequestContext, type KubeConfig } from "@kubernetes/client-node";
 import { fetch, type Dispatcher } from "undici";
+import { TokenBucket } from "./rate-limit.ts";
 
 /**
  * One keep-alive connection pool per kubeconfig and API server, shared by every client of it. client-node's
@@ -28,6 +29,19 @@ function sharedDispatcher(kc: KubeConfig, server: string, ctx: RequestContext): 
     if (dispatcher) byServer.set(server, dispatcher);
   }
   return dispatcher;
+}
+
+/** Request limits by kubeconfig: every client of one kubeconfig shares its limit, as they share connections. */
+const limits = new WeakMap<KubeConfig, TokenBucket>();
+
+/**
+ * Limits the requests every client of `kc` sends (watches excepted: they are long-lived), to `qps` a second
+ * after a burst of `burst`; returns the bucket (for its metrics). A kubeconfig without a limit is unlimited.
+ */
+export function limitRequests(kc: KubeConfig, limit: { qps: number; burst: number }): TokenBucket {
+  const bucket = new TokenBucket(limit);
+  limits.set(kc, bucket);
+  return bucket;
 }
 
 export interface ResourceType {
@@ -54,6 +68,8 @@ export interface KubeObject {
     deletionTimestamp?: string;
     creationTimestamp?: string;
     ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }[];
+    /** Server-side apply bookkeeping: often larger than the object itself; caches drop it. */
+    managedFields?: unknown[];
   };
 }
 
@@ -140,8 +156,17 @@ export class KubeClient {
     for (const [k, v] of Object.entries(opts.query ?? {}))
       if (v !== undefined) url.searchParams.set(k, String(v));
     const cancel = [this.signal, opts.signal].filter((x): x is AbortSignal => x !== undefined);
-    for (const c of cancel)
-      if (c.aborted) throw new KubeApiError(0, "Aborted", `${method} ${path}: ${abortReason(c)}`);
+    const aborted = (): KubeApiError | undefined => {
+      const c = cancel.find((x) => x.aborted);
+      return c ? new KubeApiError(0, "Aborted", `${method} ${path}: ${abortReason(c)}`) : undefined;
+    };
+    const early = aborted();
+    if (early) throw early;
+    try {
+      await limits.get(this.kc)?.take(cancel.length ? AbortSignal.any(cancel) : undefined);
+    } catch (err) {
+      throw aborted() ?? err;
+    }
     const ctx = new RequestContext(url.toString(), method.toUpperCase() as HttpMethod);
     await this.kc.applySecurityAuthentication(ctx);
     const headers: Record<string, string> = { ...ctx.getHeaders(), accept: "application/json" };
@@ -156,8 +181,8 @@ export class KubeClient {
         signal: AbortSignal.any([AbortSignal.timeout(opts.timeoutMs ?? 30_000), ...cancel]),
       });
     } catch (err) {
-      const aborted = cancel.find((c) => c.aborted);
-      if (aborted) throw new KubeApiError(0, "Aborted", `${method} ${path}: ${abortReason(aborted)}`);
+      const stopped = aborted();
+      if (stopped) throw stopped;
       throw new KubeApiError(
         0,
         "Unreachable",

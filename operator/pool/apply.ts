@@ -46,6 +46,11 @@ export interface ApplyContext {
   target: TargetCluster;
   /** Templates ensured so far (namespace/name → content hash), so each is written once per change. */
   templates: Map<string, string>;
+  /**
+   * This pass's Template name per purpose, rendered and ensured once however many members start at once
+   * (rendering is a YAML document; a pass may start a hundred Workflows). Fresh for every pass.
+   */
+  passTemplates: Map<WorkflowPurpose, Promise<string>>;
   signal?: AbortSignal;
 }
 
@@ -58,7 +63,11 @@ export interface ApplyResult {
   left: Set<string>;
 }
 
-const DEFAULT_CONCURRENCY = 8;
+/**
+ * Members acted on at once. It only hides round-trip time (a pass over a thousand members is a thousand
+ * requests); what the API server receives is bounded by the client's request limit (--kube-api-qps).
+ */
+const DEFAULT_CONCURRENCY = 32;
 
 export async function apply(ctx: ApplyContext, actions: readonly Action[]): Promise<ApplyResult> {
   const result: ApplyResult = { errors: new Map(), claimed: [], left: new Set() };
@@ -205,7 +214,16 @@ async function ensureTemplate(ctx: ApplyContext, template: Template): Promise<vo
   ctx.templates.set(key, hash);
 }
 
-async function templateFor(ctx: ApplyContext, purpose: WorkflowPurpose): Promise<string> {
+function templateFor(ctx: ApplyContext, purpose: WorkflowPurpose): Promise<string> {
+  let name = ctx.passTemplates.get(purpose);
+  if (!name) {
+    name = ensureTemplateFor(ctx, purpose);
+    ctx.passTemplates.set(purpose, name);
+  }
+  return name;
+}
+
+async function ensureTemplateFor(ctx: ApplyContext, purpose: WorkflowPurpose): Promise<string> {
   const { spec, ref } = ctx;
   const timeoutSeconds = parseDuration(spec.provisioning.attemptTimeout) / 1000;
   if (purpose === "wipe") {
@@ -304,7 +322,7 @@ async function recordFailure(
   reason: string,
 ): Promise<void> {
   ctx.d.hardware.upsertLocal(
-    await updateClaimed(ctx.d.client, m.hw.metadata.namespace ?? "", name(m), ctx.ref, (hw) => {
+    await updateClaimed(ctx.d.client, m.hw, ctx.ref, (hw) => {
       hw.metadata.annotations = {
         ...hw.metadata.annotations,
         [ANNOTATION.attempts]: String(attempt),
@@ -322,7 +340,7 @@ async function clearHardwareState(
   failure: { attempt: number; reason: string } | undefined,
 ): Promise<void> {
   ctx.d.hardware.upsertLocal(
-    await updateClaimed(ctx.d.client, m.hw.metadata.namespace ?? "", name(m), ctx.ref, (hw) => {
+    await updateClaimed(ctx.d.client, m.hw, ctx.ref, (hw) => {
       if (failure)
         hw.metadata.annotations = {
           ...hw.metadata.annotations,
@@ -393,9 +411,8 @@ async function powerIntoPxe(ctx: ApplyContext, m: MemberView, wfName: string): P
 
 /** Powers a released server off: held and marked for release, intent recorded first, failures counted. */
 async function powerOff(ctx: ApplyContext, m: MemberView): Promise<void> {
-  const ns = m.hw.metadata.namespace ?? "";
   assertLeading(ctx);
-  const marked = await updateClaimed(ctx.d.client, ns, name(m), ctx.ref, (hw) => {
+  const marked = await updateClaimed(ctx.d.client, m.hw, ctx.ref, (hw) => {
     requireReleasing(hw);
     hw.metadata.annotations = {
       ...hw.metadata.annotations,
@@ -409,7 +426,7 @@ async function powerOff(ctx: ApplyContext, m: MemberView): Promise<void> {
   } catch (err) {
     const failures = (Number(m.hw.metadata.annotations?.[ANNOTATION.powerOffFailures] ?? 0) || 0) + 1;
     ctx.d.hardware.upsertLocal(
-      await updateClaimed(ctx.d.client, ns, name(m), ctx.ref, (hw) => {
+      await updateClaimed(ctx.d.client, marked, ctx.ref, (hw) => {
         const annotations = { ...hw.metadata.annotations };
         delete annotations[ANNOTATION.powerOffRequested];
         annotations[ANNOTATION.powerOffFailures] = String(failures);

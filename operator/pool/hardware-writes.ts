@@ -1,7 +1,9 @@
 /**
  * Every write metalpool makes to a Hardware: claim, mark for release, release, quarantine. Each is a
  * resourceVersion-guarded update, so two pools or two operator instances can never both succeed on the
- * same version; all but `claim` first re-read the object and refuse unless it is still claimed by the pool.
+ * same version; all but `claim` refuse unless the version they write over is still claimed by the pool.
+ * They start from the copy the pass saw (the cache): if it is current the write needs no read, and if it is
+ * stale the guard refuses it (409) and the check is made again on a fresh read.
  */
 import type { PoolRef } from "../../lib/api/baremetalpool.ts";
 import { ANNOTATION, LABEL } from "../../lib/api/labels.ts";
@@ -46,22 +48,33 @@ export async function claim(
   }
 }
 
-/** Reads the Hardware fresh and applies `mutate` while it is still claimed by `pool`; retries conflicts. */
+/**
+ * Applies `mutate` to the Hardware while it is claimed by `pool`, first on `seen` (the pass's copy), then on
+ * fresh reads: a precondition that fails on the pass's copy (claim, release mark) is checked again on a
+ * fresh read before it counts, and a conflict re-reads and retries.
+ */
 export async function updateClaimed(
   client: KubeClient,
-  namespace: string,
-  name: string,
+  seen: Hardware,
   pool: PoolRef,
   mutate: (hw: Hardware) => void,
 ): Promise<Hardware> {
+  const namespace = seen.metadata.namespace ?? "";
+  const name = seen.metadata.name ?? "";
   for (let attempt = 0; ; attempt++) {
-    const hw = await client.get<Hardware>(HARDWARE, namespace, name);
-    if (hw.metadata.labels?.[LABEL.poolUID] !== pool.uid) throw new NotClaimedError(name, pool);
-    mutate(hw);
+    const cached = attempt === 0;
+    const hw = cached ? structuredClone(seen) : await client.get<Hardware>(HARDWARE, namespace, name);
+    try {
+      if (hw.metadata.labels?.[LABEL.poolUID] !== pool.uid) throw new NotClaimedError(name, pool);
+      mutate(hw);
+    } catch (err) {
+      if (cached) continue; // the pass's copy may be behind: judge on a fresh read
+      throw err;
+    }
     try {
       return await client.update(HARDWARE, hw);
     } catch (err) {
-      if (!isConflict(err) || attempt >= 4) throw err;
+      if (!isConflict(err) || attempt >= 5) throw err;
     }
   }
 }
@@ -119,7 +132,7 @@ export function requireReleasing(hw: Hardware): void {
 
 /** Drops the claim of a server marked for release, re-checking both on a fresh read. */
 export function release(client: KubeClient, hw: Hardware, pool: PoolRef): Promise<Hardware> {
-  return updateClaimed(client, hw.metadata.namespace ?? "", hw.metadata.name ?? "", pool, (h) => {
+  return updateClaimed(client, hw, pool, (h) => {
     requireReleasing(h);
     dropClaim(h);
   });
@@ -131,7 +144,7 @@ export function quarantine(
   pool: PoolRef,
   reason: string,
 ): Promise<Hardware> {
-  return updateClaimed(client, hw.metadata.namespace ?? "", hw.metadata.name ?? "", pool, (h) => {
+  return updateClaimed(client, hw, pool, (h) => {
     dropClaim(h);
     h.metadata.labels = { ...h.metadata.labels, [LABEL.quarantined]: "true" };
     h.metadata.annotations = {
@@ -142,7 +155,7 @@ export function quarantine(
 }
 
 export function markReleasing(client: KubeClient, hw: Hardware, pool: PoolRef, now: Date): Promise<Hardware> {
-  return updateClaimed(client, hw.metadata.namespace ?? "", hw.metadata.name ?? "", pool, (h) => {
+  return updateClaimed(client, hw, pool, (h) => {
     h.metadata.annotations = { ...h.metadata.annotations, [ANNOTATION.releasing]: now.toISOString() };
   });
 }

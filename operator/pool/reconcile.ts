@@ -21,6 +21,7 @@ import { errorText, type ReconcilerDeps, type TargetCluster } from "./deps.ts";
 import { look, lookAtTarget, type TargetObjects } from "./look.ts";
 import { plan } from "./plan.ts";
 import { buildStatus, problemStatus, writeStatus } from "./report.ts";
+import { statusWriteDelay } from "./status-pace.ts";
 import type { Outcome, PoolObject } from "./types.ts";
 
 export { POOL };
@@ -33,6 +34,8 @@ export class PoolReconciler {
   private readonly d: ReconcilerDeps;
   /** Templates this replica has ensured, so each is written once per content change. */
   private readonly templates = new Map<string, string>();
+  /** When this replica last wrote each pool's status (by pool UID), to pace a busy pool's writes. */
+  private readonly statusWrittenAt = new Map<string, number>();
 
   constructor(deps: ReconcilerDeps) {
     this.d = deps;
@@ -85,12 +88,18 @@ export class PoolReconciler {
     }
 
     // 2–3. look, plan
+    const t0 = performance.now();
     const view = look(d, pool, ref, spec, objects);
     const now = d.now();
     const p = plan(view, now.getTime());
+    const t1 = performance.now();
 
     // 4. apply
-    const applied = await apply({ d, pool, ref, spec, target, templates: this.templates, signal }, p.actions);
+    const applied = await apply(
+      { d, pool, ref, spec, target, templates: this.templates, passTemplates: new Map(), signal },
+      p.actions,
+    );
+    const t2 = performance.now();
     // Metrics see what this pass did, the last pass of a deleted pool included.
     d.observe?.({
       pool,
@@ -110,6 +119,7 @@ export class PoolReconciler {
         pool,
         (pool.metadata.finalizers ?? []).filter((f) => f !== FINALIZER),
       );
+      this.statusWrittenAt.delete(ref.uid);
       return {};
     }
 
@@ -126,11 +136,36 @@ export class PoolReconciler {
       p.eligible,
       now,
     );
-    await writeStatus(d.client, pool, status);
-    const requeue = applied.errors.size
-      ? Math.min(p.requeueAfterMs ?? MEMBER_ERROR_REQUEUE_MS, MEMBER_ERROR_REQUEUE_MS)
-      : p.requeueAfterMs;
-    return requeue === undefined ? {} : { requeueAfterMs: requeue };
+    const statusDelay = statusWriteDelay({
+      previous: pool.status,
+      next: status,
+      busy: p.actions.some((a) => a.kind !== "wait"),
+      errors: applied.errors.size,
+      lastWriteAt: this.statusWrittenAt.get(ref.uid),
+      now: d.now().getTime(),
+    });
+    const wrote = statusDelay === 0 && (await writeStatus(d.client, pool, status));
+    if (wrote) this.statusWrittenAt.set(ref.uid, d.now().getTime());
+    d.log.debug(
+      {
+        pool: ref.name,
+        members: view.members.length,
+        actions: p.actions.length,
+        lookPlanMs: Math.round(t1 - t0),
+        applyMs: Math.round(t2 - t1),
+        reportMs: Math.round(performance.now() - t2),
+        wroteStatus: wrote,
+        statusDelayMs: statusDelay,
+      },
+      "pass",
+    );
+    const requeues = [
+      p.requeueAfterMs,
+      applied.errors.size ? MEMBER_ERROR_REQUEUE_MS : undefined,
+      // A status write put off must still happen, even if nothing else brings the pool back.
+      statusDelay || undefined,
+    ].filter((ms): ms is number => ms !== undefined);
+    return requeues.length ? { requeueAfterMs: Math.min(...requeues) } : {};
   }
 }
 

@@ -77,6 +77,38 @@ describe("the informer", () => {
     expect(inf.get(ns, "gone")?.metadata.uid).toBe(again.metadata.uid);
   });
 
+  it("caches objects without managedFields, from the list, the watch and local writes alike", async () => {
+    const ns = await createNamespace(kc.makeApiClient(CoreV1Api), "mf");
+    const listed = await client.create(HARDWARE, hardware(ns, "listed"));
+    expect(listed.metadata.managedFields?.length).toBeGreaterThan(0); // the server keeps them
+    const inf = new Informer<Hardware>(kc, HARDWARE, { namespace: ns });
+    informers.push(inf);
+    await inf.start();
+    const watched = await client.create(HARDWARE, hardware(ns, "watched"));
+    await waitFor("watched", () => Promise.resolve(inf.get(ns, "watched") !== undefined), 10_000);
+    const written = await client.patch<Hardware>(
+      HARDWARE,
+      ns,
+      "listed",
+      { metadata: { labels: { v: "2" } } },
+      "merge",
+    );
+    inf.upsertLocal(written);
+    expect(written.metadata.managedFields?.length).toBeGreaterThan(0); // the writer's copy is untouched
+    for (const name of ["listed", "watched"]) {
+      expect(inf.get(ns, name)?.metadata.uid).toBeDefined();
+      expect(inf.get(ns, name)?.metadata.managedFields).toBeUndefined();
+    }
+    expect(inf.get(ns, "listed")?.metadata.labels).toEqual({ v: "2" });
+    // An update sent from a cached copy leaves the server's managedFields in place.
+    const fromCache = structuredClone(inf.get(ns, "watched") as Hardware);
+    fromCache.metadata.labels = { from: "cache" };
+    const updated = await client.update(HARDWARE, fromCache);
+    expect(updated.metadata.managedFields?.length).toBeGreaterThanOrEqual(
+      watched.metadata.managedFields?.length ?? 1,
+    );
+  });
+
   it("backs off 1 s, 2 s, 4 s … up to 30 s between failed attempts", () => {
     expect([1, 2, 3, 4, 5, 6, 7].map(backoffMs)).toEqual([1000, 2000, 4000, 8000, 16000, 30000, 30000]);
   });
