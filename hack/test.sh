@@ -6,6 +6,8 @@ bash "$HACK_DIR/install-deps.sh"
 export PATH="$(bash "$HACK_DIR/install-node.sh"):$PATH"
 export KUBEBUILDER_ASSETS="$(bash "$HACK_DIR/ensure-control-plane.sh")"
 export METALPOOL_HELM="$(bash "$HACK_DIR/install-helm.sh")"
+# The real Tinkerbell services for the end-to-end tests (test/stack), built once and cached.
+export METALPOOL_TINKERBELL="$(bash "$HACK_DIR/build-tinkerbell.sh")"
 cd "$REPO_DIR"
 npm run --silent build
 npm run --silent typecheck
