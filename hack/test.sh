@@ -6,8 +6,11 @@ bash "$HACK_DIR/install-deps.sh"
 export PATH="$(bash "$HACK_DIR/install-node.sh"):$PATH"
 export KUBEBUILDER_ASSETS="$(bash "$HACK_DIR/ensure-control-plane.sh")"
 export METALPOOL_HELM="$(bash "$HACK_DIR/install-helm.sh")"
-# The real Tinkerbell services for the end-to-end tests (test/stack), built once and cached.
+# The real programs of the end-to-end tests (test/stack), each built once and cached: Tinkerbell,
+# machine-controller's controllers with the stand-in Machine loop, kube-controller-manager (its GC).
 export METALPOOL_TINKERBELL="$(bash "$HACK_DIR/build-tinkerbell.sh")"
+export METALPOOL_MACHINE_CONTROLLER="$(bash "$HACK_DIR/build-machine-controller.sh")"
+export METALPOOL_KUBE_CONTROLLER_MANAGER="$(bash "$HACK_DIR/build-kube-controller-manager.sh")"
 cd "$REPO_DIR"
 npm run --silent build
 npm run --silent typecheck
