@@ -74,7 +74,10 @@ describe.skipIf(unavailable)("a pool in the default configuration, with machine-
     await osm.start();
     gc = startGarbageCollector({ kubeconfigPath: kubeconfigPath() });
     mc = startMachineController({ kubeconfigPath: kubeconfigPath(), namespace: ns });
-    operator = startOperator({ kubeconfig: kubeconfigPath(), namespace: ns, identity: "e2e-mc",
+    operator = startOperator({
+      kubeconfig: kubeconfigPath(),
+      namespace: ns,
+      identity: "e2e-mc",
       // The lab's BMC speaks plain http (as rufio reaches it); the operator reads its inventory too.
       extraArgs: ["--allow-insecure-bmc", "true"],
     });

@@ -61,7 +61,10 @@ describe.skipIf(unavailable)("an operator-owned pool on the real Tinkerbell stac
     };
     workflows.on("add", record).on("update", record);
     await workflows.start();
-    operator = startOperator({ kubeconfig: kubeconfigPath(), namespace: ns, identity: "e2e",
+    operator = startOperator({
+      kubeconfig: kubeconfigPath(),
+      namespace: ns,
+      identity: "e2e",
       // The lab's BMC speaks plain http (as rufio reaches it); the operator reads its inventory too.
       extraArgs: ["--allow-insecure-bmc", "true"],
     });
