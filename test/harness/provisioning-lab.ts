@@ -133,12 +133,13 @@ export async function startProvisioningLab(opts: {
     const s = servers.find((x) => x.uuid === n.uuid);
     if (!s || (n.power_state !== "On" && n.power_state !== "Off")) return;
     const state = n.power_state;
-    s.queue = s.queue.then(async () => {
-      s.power = state;
-      if (state === "On") powerOn(s);
-      else await powerOff(s);
-    });
-    s.queue.catch((err: unknown) => errors.push(`${s.name} power ${state}: ${String(err)}`));
+    s.queue = s.queue
+      .then(async () => {
+        s.power = state;
+        if (state === "On") powerOn(s);
+        else await powerOff(s);
+      })
+      .catch((err: unknown) => void errors.push(`${s.name} power ${state}: ${String(err)}`));
   };
 
   try {
