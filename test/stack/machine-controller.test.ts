@@ -94,22 +94,49 @@ describe.skipIf(unavailable)("a pool in the default configuration, with machine-
     await lab?.stop();
   });
 
+  /** The failing test's evidence: every program's log tail, the Workflow states, the lab's servers. */
+  function dumpState(): void {
+    console.error(`--- operator\n${operator.logTail(60)}\n--- machine-controller\n${mc.logTail(60)}`);
+    console.error(`--- kube-controller-manager\n${gc.logTail(20)}\n--- tinkerbell\n${lab.tink.logTail(40)}`);
+    const servers = lab.servers.map(({ name, power, boots, osieFetches, ran }) => ({
+      name,
+      power,
+      boots,
+      osieFetches,
+      ran,
+    }));
+    console.error(`--- states ${JSON.stringify([...states])} lab ${JSON.stringify(servers)}`);
+    console.error(`--- errors ${JSON.stringify([...lab.errors, ...osm.errors])}`);
+  }
+
+  /** machine-controller made and staged, metalpool powered and then took PXE away, the Node is the Machine's. */
+  async function expectProvisionedByMachineController(wfName: string): Promise<void> {
+    const server = lab.server("srv1");
+    const [wf] = await world.workflows();
+    expect(wf?.spec.templateRef).toBe("provision-worker-node");
+    expect(wf?.metadata.labels?.["app.kubernetes.io/hardware-reference"]).toBe("srv1");
+    expect(wf?.spec.bootOptions?.bootMode).toBeUndefined(); // machine-controller asks for no power
+    expect(states.get(wfName)).toEqual(["PENDING", "RUNNING", "POST", "SUCCESS"]);
+    // metalpool powered it into PXE through a bmc Job that rufio ran.
+    const jobs = (await world.client.list<BmcJob>(BMC_JOB, ns)).items;
+    expect(jobs.map((j) => j.metadata.name)).toEqual([`metalpool-${wfName}-netboot`]);
+    expect(jobs[0]?.status?.conditions?.find((c) => c.type === "Completed")?.status).toBe("True");
+    expect(server.osieFetches).toBeGreaterThanOrEqual(1);
+    expect(server.ran.filter((a) => a.workflow === `${ns}/${wfName}`).length).toBeGreaterThan(0);
+    const hw = await world.client.get<Hardware>(HARDWARE, ns, "srv1");
+    expect(hw.spec.metadata?.state).toBe("Staged"); // machine-controller's claim
+    expect(hw.spec.interfaces?.[0]?.netboot?.allowPXE).toBe(false); // metalpool's, after SUCCESS
+    const [machine] = (
+      await world.client.list<{ metadata: { name?: string }; status?: { nodeRef?: { name: string } } }>(
+        MACHINE,
+        ns,
+      )
+    ).items;
+    expect(machine?.status?.nodeRef?.name).toBe("srv1");
+  }
+
   it("provisions a server through machine-controller's Workflow, and releases it once its Machine is gone", async (ctx) => {
-    ctx.onTestFailed(() => {
-      console.error(`--- operator\n${operator.logTail(60)}\n--- machine-controller\n${mc.logTail(60)}`);
-      console.error(
-        `--- kube-controller-manager\n${gc.logTail(20)}\n--- tinkerbell\n${lab.tink.logTail(40)}`,
-      );
-      const servers = lab.servers.map(({ name, power, boots, osieFetches, ran }) => ({
-        name,
-        power,
-        boots,
-        osieFetches,
-        ran,
-      }));
-      console.error(`--- states ${JSON.stringify([...states])} lab ${JSON.stringify(servers)}`);
-      console.error(`--- errors ${JSON.stringify([...lab.errors, ...osm.errors])}`);
-    });
+    ctx.onTestFailed(dumpState);
     // The defaults: machine-controller owns the Workflows, tinkerbell's rufio powers the server.
     await world.client.create(POOL, poolObject(ns, "p", { replicas: 1, provisioning: undefined }));
     const pool = await world.pool("p");
@@ -140,27 +167,7 @@ describe.skipIf(unavailable)("a pool in the default configuration, with machine-
     );
     expect(ready.status?.members?.[0]).toMatchObject({ hardware: "srv1", phase: "Ready", attempts: 1 });
 
-    const [wf] = await world.workflows();
-    expect(wf?.spec.templateRef).toBe("provision-worker-node");
-    expect(wf?.metadata.labels?.["app.kubernetes.io/hardware-reference"]).toBe("srv1");
-    expect(wf?.spec.bootOptions?.bootMode).toBeUndefined(); // machine-controller asks for no power
-    expect(states.get(wfName)).toEqual(["PENDING", "RUNNING", "POST", "SUCCESS"]);
-    // metalpool powered it into PXE through a bmc Job that rufio ran.
-    const jobs = (await world.client.list<BmcJob>(BMC_JOB, ns)).items;
-    expect(jobs.map((j) => j.metadata.name)).toEqual([`metalpool-${wfName}-netboot`]);
-    expect(jobs[0]?.status?.conditions?.find((c) => c.type === "Completed")?.status).toBe("True");
-    expect(server.osieFetches).toBeGreaterThanOrEqual(1);
-    expect(server.ran.filter((a) => a.workflow === `${ns}/${wfName}`).length).toBeGreaterThan(0);
-    const hw = await world.client.get<Hardware>(HARDWARE, ns, "srv1");
-    expect(hw.spec.metadata?.state).toBe("Staged"); // machine-controller's claim
-    expect(hw.spec.interfaces?.[0]?.netboot?.allowPXE).toBe(false); // metalpool's, after SUCCESS
-    const [machine] = (
-      await world.client.list<{ metadata: { name?: string }; status?: { nodeRef?: { name: string } } }>(
-        MACHINE,
-        ns,
-      )
-    ).items;
-    expect(machine?.status?.nodeRef?.name).toBe("srv1");
+    await expectProvisionedByMachineController(wfName);
 
     await world.setReplicas("p", 0);
     await world.until("p", "released", (p) => (p.status?.members?.length ?? -1) === 0, 300_000);
