@@ -17,7 +17,7 @@ export default defineConfig({
       {
         test: {
           name: "integration",
-          include: ["test/{api,operator,discovery,bmc,lib,charts,sandbox,chaos,cluster}/**/*.test.ts"],
+          include: ["test/{api,operator,discovery,bmc,lib,charts,sandbox,chaos,cluster,stack}/**/*.test.ts"],
           globalSetup: ["test/harness/global-setup.ts"],
           testTimeout: 120_000,
           hookTimeout: 180_000,

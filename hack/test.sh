@@ -10,6 +10,11 @@ export METALPOOL_HELM="$(bash "$HACK_DIR/install-helm.sh")"
 # where a cluster cannot run (exit 3: not root, a missing tool) those tests skip and say why.
 rc=0; bash "$HACK_DIR/ensure-cluster.sh" >/dev/null || rc=$?
 [ "$rc" = 0 ] || [ "$rc" = 3 ] || exit "$rc"
+# The real programs of the end-to-end tests (test/stack), each built once and cached: Tinkerbell,
+# machine-controller's controllers with the stand-in Machine loop, kube-controller-manager (its GC).
+export METALPOOL_TINKERBELL="$(bash "$HACK_DIR/build-tinkerbell.sh")"
+export METALPOOL_MACHINE_CONTROLLER="$(bash "$HACK_DIR/build-machine-controller.sh")"
+export METALPOOL_KUBE_CONTROLLER_MANAGER="$(bash "$HACK_DIR/build-kube-controller-manager.sh")"
 cd "$REPO_DIR"
 npm run --silent build
 npm run --silent typecheck

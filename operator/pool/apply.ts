@@ -29,6 +29,7 @@ import { buildWorkflow, type WorkflowPurpose } from "../provision/workflow.ts";
 import { errorText, type ReconcilerDeps, type TargetCluster } from "./deps.ts";
 import {
   assertClaimed,
+  disableNetboot,
   claim,
   markReleasing,
   quarantine,
@@ -134,6 +135,9 @@ async function act(ctx: ApplyContext, a: Action, result: ApplyResult): Promise<v
       return replaceMachineDeployment(ctx, a.member, a.failed, a.reason);
     case "clearHardwareState":
       return clearHardwareState(ctx, a.member, a.failure);
+    case "disableNetboot":
+      d.hardware.upsertLocal(await disableNetboot(d.client, a.member.hw, ref));
+      return;
     case "deleteWorkflows":
       for (const wf of a.workflows) await deleteObject(d.client, WORKFLOW, wf);
       return;
@@ -164,6 +168,15 @@ async function act(ctx: ApplyContext, a: Action, result: ApplyResult): Promise<v
 }
 
 const name = (m: MemberView): string => m.hw.metadata.name ?? "";
+
+/**
+ * A power request's key names the server and this claim of it: a bmc Job is created once per key and a
+ * completed one answers "done" for ever after, so a key reused by the next claim would power nothing off.
+ */
+const claimKey = (purpose: string, m: MemberView): string => {
+  const claimed = Date.parse(m.hw.metadata.annotations?.[ANNOTATION.claimedAt] ?? "");
+  return `${purpose}-${name(m)}${Number.isFinite(claimed) ? `-${Math.floor(claimed / 1000).toString(36)}` : ""}`;
+};
 
 function event(
   ctx: ApplyContext,
@@ -422,7 +435,7 @@ async function powerOff(ctx: ApplyContext, m: MemberView): Promise<void> {
   ctx.d.hardware.upsertLocal(marked);
   assertLeading(ctx);
   try {
-    await ctx.d.power(ctx.spec.provisioning.power).powerOff(marked, `poweroff-${name(m)}`);
+    await ctx.d.power(ctx.spec.provisioning.power).powerOff(marked, claimKey("poweroff", m));
   } catch (err) {
     const failures = (Number(m.hw.metadata.annotations?.[ANNOTATION.powerOffFailures] ?? 0) || 0) + 1;
     ctx.d.hardware.upsertLocal(
@@ -456,7 +469,7 @@ async function quarantineMember(ctx: ApplyContext, m: MemberView, reason: string
     try {
       assertLeading(ctx);
       const hw = await assertClaimed(ctx.d.client, m.hw, ctx.ref);
-      await ctx.d.power(ctx.spec.provisioning.power).powerOff(hw, `quarantine-${name(m)}`);
+      await ctx.d.power(ctx.spec.provisioning.power).powerOff(hw, claimKey("quarantine", m));
     } catch (err) {
       ctx.d.log.warn(
         { pool: ctx.ref.name, hardware: name(m), err: errorText(err) },

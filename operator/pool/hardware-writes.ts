@@ -154,6 +154,11 @@ export function quarantine(
   });
 }
 
+/** Turns PXE off on every interface of a server the pool still holds (its disk is provisioned). */
+export function disableNetboot(client: KubeClient, hw: Hardware, pool: PoolRef): Promise<Hardware> {
+  return updateClaimed(client, hw, pool, (h) => setNetboot(h, false));
+}
+
 export function markReleasing(client: KubeClient, hw: Hardware, pool: PoolRef, now: Date): Promise<Hardware> {
   return updateClaimed(client, hw, pool, (h) => {
     h.metadata.annotations = { ...h.metadata.annotations, [ANNOTATION.releasing]: now.toISOString() };

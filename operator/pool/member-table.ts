@@ -10,7 +10,7 @@
  *                   (overdue after attemptTimeout counts as failed)
  *   Failed          retry after backoff (new Workflow, or MachineDeployment         Provisioning | Quarantined
  *                   replaced and Hardware state cleared); after maxAttempts quarantine
- *   Ready           nothing                                                         (scale-down only)
+ *   Ready           PXE off if nothing else turned it off                           (scale-down only)
  *   Deprovisioning  delete MachineDeployment, wait for Machines, delete Workflows,   Released | Quarantined
  *                   wipe per wipeMode, power off, release
  */
@@ -106,6 +106,18 @@ function missingPrecondition(m: MemberView, c: MemberContext): string | undefine
 /** machine-controller leaves Staged/Decommissioned and an instance id behind; a new Machine needs them gone. */
 const hasLeftoverState = (m: MemberView): boolean =>
   Boolean(m.hw.spec.metadata?.state || m.hw.spec.metadata?.instance?.id);
+
+/**
+ * A succeeded Workflow without bootOptions (machine-controller's, or one of ours from before they had
+ * them) leaves allowPXE on: smee would then boot the provisioning OS again at the server's next boot,
+ * instead of the disk it just wrote. tink-controller turns it off only for `toggleAllowNetboot` Workflows.
+ */
+function netbootLeftOn(m: MemberView): Action | undefined {
+  const latest = m.workflows.at(-1);
+  if (workflowState(latest) !== "SUCCESS" || latest?.spec.bootOptions?.toggleAllowNetboot) return undefined;
+  const on = (m.hw.spec.interfaces ?? []).some((i) => i.netboot?.allowPXE === true);
+  return on ? { kind: "disableNetboot", member: m } : undefined;
+}
 
 /** The one-time PXE boot of a Workflow's server, unless someone else does it or it was already asked for. */
 function powerStep(m: MemberView, wf: Workflow, c: MemberContext): Action | undefined {
@@ -247,15 +259,21 @@ const provisioning: Handler = (m, c) => {
   }
   const deadline = (latest ?? m.md) ? created((latest ?? m.md)!, c) + c.timeoutMs : c.now + c.timeoutMs;
   const actions: Action[] = [wait(m, deadline, "attempt timeout")];
-  if (latest && workflowState(latest) === "SUCCESS") actions.push(poll(m, c, "waiting for the Node"));
-  else if (latest) {
+  if (latest && workflowState(latest) === "SUCCESS") {
+    const pxeOff = netbootLeftOn(m);
+    if (pxeOff) actions.unshift(pxeOff);
+    actions.push(poll(m, c, "waiting for the Node"));
+  } else if (latest) {
     const power = powerStep(m, latest, c);
     if (power) actions.unshift(power);
   }
   return { actions, holdsSlot: true };
 };
 
-const ready: Handler = () => nothing;
+const ready: Handler = (m) => {
+  const pxeOff = netbootLeftOn(m);
+  return pxeOff ? { actions: [pxeOff] } : nothing;
+};
 
 /** Scale-down: MachineDeployment, Machines, Workflows, wipe, power off, release — each only after the one before. */
 const deprovisioning: Handler = (m, c) => {

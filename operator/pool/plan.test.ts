@@ -450,6 +450,34 @@ describe("the member table, machine-controller owns the Workflows", () => {
       ).members[0]?.phase,
     ).toBe("Ready");
   });
+  it("turns PXE off once machine-controller's Workflow succeeded (it has no bootOptions), and only then", () => {
+    const pxe = (allowPXE: boolean): Hardware => {
+      const hw = server("a");
+      hw.spec.interfaces = (hw.spec.interfaces ?? []).map((i) => ({ ...i, netboot: { allowPXE } }));
+      return hw;
+    };
+    const at = (state: string, hw: Hardware, ready = false): string[] =>
+      kinds(
+        plan(
+          view(s, [
+            {
+              hw,
+              md: machineDeployment("a", 1, { ready }),
+              workflows: [workflow("a", 0, state, { mc: true })],
+            },
+          ]),
+          T0,
+        ).actions,
+      );
+    expect(at("RUNNING", pxe(true))).toEqual([]);
+    expect(at("SUCCESS", pxe(true))).toEqual(["disableNetboot:a"]);
+    expect(at("SUCCESS", pxe(true), true)).toEqual(["disableNetboot:a"]);
+    expect(at("SUCCESS", pxe(false))).toEqual([]);
+    // Our own Workflows toggle it through tink-controller: nothing to do here.
+    const own = workflow("a", 1, "SUCCESS");
+    own.spec.bootOptions = { toggleAllowNetboot: true };
+    expect(kinds(plan(view(spec(), [{ hw: pxe(true), workflows: [own] }]), T0).actions)).toEqual([]);
+  });
 });
 
 describe("pool budgets", () => {
@@ -594,8 +622,10 @@ const DESTRUCTIVE = new Set<Action["kind"]>([
 
 function startedWorkflow(v: PoolView, m: MemberView): Workflow {
   const wf = workflow(m.hw.metadata.name ?? "", m.attempt + 1, "PENDING", { created: T0 });
-  if (v.spec.provisioning.power === "TinkerbellBMC")
-    wf.spec.bootOptions = { toggleAllowNetboot: true, bootMode: "netboot" };
+  wf.spec.bootOptions = {
+    toggleAllowNetboot: true,
+    ...(v.spec.provisioning.power === "TinkerbellBMC" ? { bootMode: "netboot" as const } : {}),
+  };
   return wf;
 }
 

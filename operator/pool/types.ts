@@ -52,6 +52,8 @@ export type Action =
   | { kind: "retry"; member: MemberView; failed: Workflow; attempt: number; reason: string }
   | { kind: "replaceMachineDeployment"; member: MemberView; failed: Workflow | undefined; reason: string }
   | { kind: "clearHardwareState"; member: MemberView; failure?: { attempt: number; reason: string } }
+  /** PXE off once provisioning succeeded, where no bootOptions had tink-controller do it. */
+  | { kind: "disableNetboot"; member: MemberView }
   | { kind: "deleteWorkflows"; member: MemberView; workflows: readonly Workflow[] }
   /** By name: the Workflow may be created by an earlier action of the same pass; apply reads it fresh. */
   | { kind: "powerIntoPxe"; member: MemberView; workflow: string }

@@ -11,8 +11,10 @@ export function workflowName(hw: Hardware, purpose: WorkflowPurpose, attempt: nu
 }
 
 /**
- * A Workflow for one Hardware. With `netbootViaBmc` tink-controller itself powers the server off, sets a
- * one-time PXE boot and powers it on through a bmc Job (needs hardware.spec.bmcRef).
+ * A Workflow for one Hardware. tink-controller toggles the Hardware's allowPXE on before the Workflow runs
+ * and off once its last action succeeded (v0.25 `toggleAllowNetboot`), so the server boots its new disk
+ * afterwards instead of the provisioning OS again. With `netbootViaBmc` tink-controller also powers the
+ * server off, sets a one-time PXE boot and powers it on through a bmc Job (needs hardware.spec.bmcRef).
  */
 export function buildWorkflow(opts: {
   hw: Hardware;
@@ -43,9 +45,10 @@ export function buildWorkflow(opts: {
       templateRef: opts.template,
       hardwareRef: hw.metadata.name,
       hardwareMap: { device_1: mac },
-      ...(opts.netbootViaBmc
-        ? { bootOptions: { toggleAllowNetboot: true, bootMode: "netboot" as const } }
-        : {}),
+      bootOptions: {
+        toggleAllowNetboot: true,
+        ...(opts.netbootViaBmc ? { bootMode: "netboot" as const } : {}),
+      },
     },
   };
 }

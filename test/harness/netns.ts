@@ -3,6 +3,10 @@
  * VMs' tap devices, joined to the root namespace by a veth pair (10.214.0.1 ↔ 10.214.0.2), over which a
  * TCP relay lets programs inside reach the test API server on the root namespace's loopback.
  * Traffic stays on addresses this test made; `destroy` removes the namespace and everything in it.
+ *
+ * With `routed`, the namespace forwards between the bridge and the veth and the root namespace routes the
+ * bridge's subnet over the veth: VMs on the bridge then reach servers the test runs on hostAddress, and
+ * the test reaches programs listening on the bridge address (the route goes with the veth).
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -24,7 +28,7 @@ export interface TestNetwork {
 const run = (...args: string[]): string =>
   execFileSync(args[0] as string, args.slice(1), { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 
-export function createTestNetwork(): TestNetwork {
+export function createTestNetwork(opts: { routed?: boolean } = {}): TestNetwork {
   const id = randomBytes(3).toString("hex");
   const name = `mp-${id}`;
   const vethHost = `mpv${id}h`;
@@ -44,6 +48,10 @@ export function createTestNetwork(): TestNetwork {
     run("ip", "link", "set", vethHost, "up");
     inNs("ip", "addr", "add", "10.214.0.2/30", "dev", vethNs);
     inNs("ip", "link", "set", vethNs, "up");
+    if (opts.routed) {
+      inNs("sysctl", "-q", "-w", "net.ipv4.ip_forward=1");
+      run("ip", "route", "add", "10.213.0.0/24", "via", "10.214.0.2", "dev", vethHost);
+    }
   } catch (err) {
     run("ip", "netns", "del", name);
     throw err;

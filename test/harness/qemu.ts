@@ -14,10 +14,15 @@ export interface VmSpec {
   firmware: Firmware;
   mac: string;
   smbiosUuid: string;
+  /** A tap device of `net` to use again (a VM powered on a second time); a new one otherwise. */
+  tap?: string;
 }
 
-export function startVm(net: TestNetwork, vm: VmSpec): ManagedProcess & { stopAndClean(): Promise<void> } {
-  const tap = net.addTap();
+export function startVm(
+  net: TestNetwork,
+  vm: VmSpec,
+): ManagedProcess & { tap: string; stopAndClean(): Promise<void> } {
+  const tap = vm.tap ?? net.addTap();
   const dir = mkdtempSync(join(tmpdir(), "metalpool-vm-"));
   const nic =
     vm.firmware === "bios-ipxe"
@@ -55,6 +60,7 @@ export function startVm(net: TestNetwork, vm: VmSpec): ManagedProcess & { stopAn
     { logFile: join(dir, "qemu.log") },
   );
   return Object.assign(proc, {
+    tap,
     async stopAndClean(): Promise<void> {
       await proc.stop(5_000);
       rmSync(dir, { recursive: true, force: true });

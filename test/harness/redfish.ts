@@ -2,7 +2,9 @@
  * A real Redfish service for tests: sushy-tools' emulator (OpenStack, from PyPI, installed by
  * hack/install-python-tools.sh) with its fake driver, on loopback, behind basic auth (bcrypt htpasswd),
  * optionally over TLS with a throwaway CA. Power and boot changes are also PUT to a notifier URL, which the
- * harness records: that is how a test sees what the BMC was told to do.
+ * harness records (and hands to `onNotify`): that is how a test sees what the BMC was told to do, and how
+ * a harness makes a power change real (test/harness/provisioning-lab.ts starts and stops a VM).
+ * `host` is where it listens (loopback unless a test network's programs must reach it).
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -22,6 +24,15 @@ export interface FakeSystem {
   drives?: { id: string; sizeBytes: number; mediaType: "HDD" | "SSD" }[];
 }
 
+export interface RedfishNotification {
+  power_state?: string;
+  pending_power?: { power_state?: string; apply_time?: number };
+  boot_device?: string;
+  boot_mode?: string;
+  uuid?: string;
+  name?: string;
+}
+
 export interface RedfishEmulator {
   url: string;
   username: string;
@@ -29,13 +40,7 @@ export interface RedfishEmulator {
   /** PEM of the CA that signed the emulator's certificate (TLS only). */
   ca?: string;
   /** Every notification the emulator sent: the whole system after each change. */
-  notifications: {
-    power_state?: string;
-    pending_power?: { power_state?: string; apply_time?: number };
-    boot_device?: string;
-    boot_mode?: string;
-    uuid?: string;
-  }[];
+  notifications: RedfishNotification[];
   stop(): Promise<void>;
 }
 
@@ -102,7 +107,12 @@ function makeTls(dir: string): { cert: string; key: string; ca: string } {
 
 export async function startRedfishEmulator(
   systems: FakeSystem[],
-  opts: { tls?: boolean; password?: string } = {},
+  opts: {
+    tls?: boolean;
+    password?: string;
+    host?: string;
+    onNotify?: (n: RedfishNotification) => void;
+  } = {},
 ): Promise<RedfishEmulator> {
   const dir = mkdtempSync(join(tmpdir(), "metalpool-redfish-"));
   const bin = venvBin();
@@ -114,7 +124,9 @@ export async function startRedfishEmulator(
     req.on("data", (c: Buffer) => (body += c.toString()));
     req.on("end", () => {
       try {
-        notifications.push(JSON.parse(body) as RedfishEmulator["notifications"][number]);
+        const notification = JSON.parse(body) as RedfishNotification;
+        notifications.push(notification);
+        opts.onNotify?.(notification);
       } catch {
         // not JSON: ignore
       }
@@ -161,7 +173,8 @@ export async function startRedfishEmulator(
       (s) =>
         `(${JSON.stringify(s.uuid)}, "1"): ${JSON.stringify((s.drives ?? []).map((d) => ({ Id: d.id, Name: d.id, CapacityBytes: d.sizeBytes, MediaType: d.mediaType, Protocol: "SATA" })))}`,
     );
-  const port = await freePort();
+  const host = opts.host ?? "127.0.0.1";
+  const port = await freePort(host);
   const tls = opts.tls ? makeTls(dir) : undefined;
   writeFileSync(
     join(dir, "emulator.conf"),
@@ -183,14 +196,14 @@ export async function startRedfishEmulator(
       "--config",
       join(dir, "emulator.conf"),
       "-i",
-      "127.0.0.1",
+      host,
       "-p",
       String(port),
       ...(tls ? ["--ssl-certificate", tls.cert, "--ssl-key", tls.key] : []),
     ],
     { logFile: join(dir, "sushy.log") },
   );
-  const url = `${tls ? "https" : "http"}://127.0.0.1:${port}`;
+  const url = `${tls ? "https" : "http"}://${host}:${port}`;
   // Readiness only: the probe does not care whose certificate it is (the tests check that themselves).
   const probe = new Agent({ connect: { rejectUnauthorized: false } });
   try {

@@ -2,20 +2,30 @@
  * The operator's harder paths, each in its own namespace with its own operator process(es):
  * shortage and recovery, retry → quarantine → replacement, competing pools, leader election and failover,
  * crash mid-provisioning, deletion through the finalizer, an unreachable target cluster, power paths.
+ * Where machine-controller owns the Workflows it runs as far as it builds here (test/harness/
+ * machine-controller.ts): its own controllers and provider, a stand-in Machine loop, OSM and kubelet
+ * fixtures; the Workflow simulator moves the Workflows.
  */
 import { CoreV1Api } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
-import { MACHINE, MACHINE_DEPLOYMENT } from "../../lib/api/machine-controller.ts";
-import { HARDWARE, WORKFLOW, type Workflow } from "../../lib/api/tinkerbell.ts";
-import { KubeClient } from "../../lib/kube/rest.ts";
+import { MACHINE } from "../../lib/api/machine-controller.ts";
+import { HARDWARE, type Workflow } from "../../lib/api/tinkerbell.ts";
+import type { KubeObject } from "../../lib/kube/rest.ts";
 import { POOL } from "../../operator/pool/reconcile.ts";
+import { OsmFixture, joinNode } from "../harness/cluster-fixtures.ts";
 import { createNamespace, kubeconfigPath, testKubeConfig } from "../harness/kube.ts";
+import {
+  startGarbageCollector,
+  startMachineController,
+  type LoggedProcess,
+} from "../harness/machine-controller.ts";
 import { startOperator, type OperatorProcess } from "../harness/operator.ts";
 import { freePort, waitFor } from "../harness/ports.ts";
 import { WorkflowSimulator, type Script } from "../harness/workflow-simulator.ts";
 import { World, condition, hardware, poolObject } from "./fixtures.ts";
 
 const kc = testKubeConfig();
+type Machine = KubeObject;
 const LEASE = {
   group: "coordination.k8s.io",
   version: "v1",
@@ -25,13 +35,17 @@ const LEASE = {
 };
 let cleanup: (() => Promise<void>)[] = [];
 let operators: OperatorProcess[] = [];
+let machineControllers: LoggedProcess[] = [];
 
 afterEach(async (ctx) => {
   if (ctx.task.result?.state === "fail")
     for (const op of operators) console.error(`--- operator ${op.identity}\n${op.logTail()}`);
+  if (ctx.task.result?.state === "fail")
+    for (const mc of machineControllers) console.error(`--- machine-controller\n${mc.logTail()}`);
   for (const c of cleanup.reverse()) await c();
   cleanup = [];
   operators = [];
+  machineControllers = [];
 });
 
 async function setup(
@@ -64,6 +78,40 @@ async function servers(
 ): Promise<void> {
   for (const name of names)
     await world.client.create(HARDWARE, hardware(world.namespace, name, { labels, bmc }));
+}
+
+/**
+ * machine-controller (its MachineDeployment and MachineSet controllers and baremetal provider, with the
+ * stand-in Machine loop) acting in `namespace`, and the OSM FIXTURE writing its bootstrap Secrets.
+ */
+function machineController(namespace: string): LoggedProcess {
+  const osm = new OsmFixture(kc, kc.makeApiClient(CoreV1Api), namespace);
+  const started = osm.start();
+  const mc = startMachineController({ kubeconfigPath: kubeconfigPath(), namespace });
+  machineControllers.push(mc);
+  cleanup.push(async () => {
+    await started;
+    osm.stop();
+    await mc.stop();
+    expect(osm.errors).toEqual([]);
+  });
+  return mc;
+}
+
+/** kube-controller-manager's garbage collector: machine-controller's deletions are in the foreground. */
+function garbageCollector(): void {
+  const gc = startGarbageCollector({ kubeconfigPath: kubeconfigPath() });
+  cleanup.push(() => gc.stop());
+}
+
+/** KUBELET FIXTURE: the provisioned server registers its Node (removed again after the test). */
+async function nodeJoins(world: World, name: string): Promise<void> {
+  const hw = await world.client.get<ReturnType<typeof hardware>>(HARDWARE, world.namespace, name);
+  const core = kc.makeApiClient(CoreV1Api);
+  await joinNode(core, name, hw.spec.interfaces?.[0]?.dhcp?.ip?.address ?? "", "1.33.4");
+  cleanup.push(async () => {
+    await core.deleteNode({ name }).catch(() => undefined);
+  });
 }
 
 const provisioningWorkflows = (wfs: Workflow[]): Workflow[] =>
@@ -387,6 +435,7 @@ describe("power paths", () => {
   it("with machine-controller owning Workflows, finds the Workflow it created and reports Ready once the Node is", async () => {
     const { world, operator } = await setup("mc");
     await servers(world, ["m1"]);
+    machineController(world.namespace);
     operator("a");
     await world.client.create(
       POOL,
@@ -396,10 +445,6 @@ describe("power paths", () => {
       }),
     );
     await waitFor("MachineDeployment", async () => (await world.machineDeployments()).length === 1, 30_000);
-    expect(await world.workflows()).toHaveLength(0); // metalpool leaves Workflow creation to machine-controller
-    // MACHINE-CONTROLLER SIMULATOR: what its tinkerbell driver does for a new Machine (shared notes), and
-    // the MachineDeployment status it keeps: a Machine, but no ready Node yet.
-    const mc = new KubeClient(kc);
     const [md] = await world.machineDeployments();
     expect(md?.spec.replicas).toBe(1);
     expect(md?.spec.strategy?.rollingUpdate).toEqual({ maxSurge: 0, maxUnavailable: 1 });
@@ -407,41 +452,21 @@ describe("power paths", () => {
       driverSpec: { hardwareRef: { name: string } };
     };
     expect(driverSpec.hardwareRef.name).toBe("m1");
-    const mdStatus = (readyReplicas: number): Promise<unknown> =>
-      mc.patch(
-        MACHINE_DEPLOYMENT,
-        world.namespace,
-        md?.metadata.name ?? "",
-        { status: { replicas: 1, readyReplicas } },
-        "merge",
-        {
-          subresource: "status",
-        },
-      );
-    await mdStatus(0);
-    await mc.create(WORKFLOW, {
-      metadata: {
-        name: "m1-wf",
-        namespace: world.namespace,
-        labels: { "app.kubernetes.io/hardware-reference": "m1" },
-      },
-      spec: {
-        templateRef: "provision-worker-node",
-        hardwareRef: "m1",
-        hardwareMap: { device_1: "52:54:00:aa:00:01" },
-      },
-    });
+    // machine-controller's provider, not metalpool, creates the Workflow (and stages the Hardware).
     await waitFor(
-      "the Workflow to succeed",
+      "machine-controller's Workflow to succeed",
       async () => (await world.workflows())[0]?.status?.state === "SUCCESS",
-      30_000,
+      60_000,
     );
+    const [wf] = await world.workflows();
+    expect(wf?.spec.templateRef).toBe("provision-worker-node");
+    expect(wf?.metadata.labels?.["app.kubernetes.io/hardware-reference"]).toBe("m1");
     // The Workflow is done but the Node is not: not Ready yet.
     const waiting = await world.until("p", "a fresh status", (x) => (x.status?.members?.length ?? 0) === 1);
     await new Promise((r) => setTimeout(r, 1500));
     expect((await world.pool("p"))?.status?.members?.[0]?.phase).toBe("Provisioning");
     expect(waiting.status?.readyReplicas).toBe(0);
-    await mdStatus(1);
+    await nodeJoins(world, "m1");
     const p = await world.until("p", "ready once the Node is", (x) => x.status?.readyReplicas === 1);
     expect(p.status?.members?.[0]).toMatchObject({ hardware: "m1", phase: "Ready", attempts: 1 });
   });
@@ -449,8 +474,14 @@ describe("power paths", () => {
 
 describe("machine-controller mode retries", () => {
   it("replaces the MachineDeployment after a failed Workflow and clears the Hardware state machine-controller left", async () => {
-    const { world, operator } = await setup("mcretry");
+    let first = "";
+    const { world, operator } = await setup("mcretry", (wf) => {
+      first ||= wf.metadata.name ?? "";
+      return wf.metadata.name === first ? "fail" : "succeed";
+    });
     await servers(world, ["r1"]);
+    machineController(world.namespace);
+    garbageCollector();
     operator("a");
     await world.client.create(
       POOL,
@@ -459,54 +490,32 @@ describe("machine-controller mode retries", () => {
         provisioning: { workflowOwner: "MachineController", power: "Manual", maxAttempts: 3 },
       }),
     );
-    const mc = new KubeClient(kc);
-    // MACHINE-CONTROLLER SIMULATOR: one Workflow per MachineDeployment generation, Hardware marked Staged.
-    const createWorkflowFor = async (suffix: string, state: string): Promise<void> => {
-      await mc.create(WORKFLOW, {
-        metadata: {
-          name: `r1-${suffix}`,
-          namespace: world.namespace,
-          labels: { "app.kubernetes.io/hardware-reference": "r1" },
-        },
-        spec: {
-          templateRef: "provision-worker-node",
-          hardwareRef: "r1",
-          hardwareMap: { device_1: "52:54:00:aa:00:01" },
-        },
-      });
-      await mc.patch(
-        HARDWARE,
-        world.namespace,
-        "r1",
-        { spec: { metadata: { state: "Staged", instance: { id: "52:54:00:aa:00:01" } } } },
-        "merge",
-      );
-      await mc.patch(WORKFLOW, world.namespace, `r1-${suffix}`, { status: { state } }, "merge", {
-        subresource: "status",
-      });
-    };
     await waitFor(
       "first MachineDeployment",
       async () => (await world.machineDeployments()).length === 1,
       30_000,
     );
     const firstUid = (await world.machineDeployments())[0]?.metadata.uid;
-    await createWorkflowFor("first", "FAILED");
     await waitFor(
       "a replacement MachineDeployment",
       async () => {
         const mds = await world.machineDeployments();
-        return mds.length === 1 && mds[0]?.metadata.uid !== firstUid;
+        return mds.length === 1 && mds[0]?.metadata.uid !== firstUid && !mds[0]?.metadata.deletionTimestamp;
       },
-      60_000,
+      90_000,
     );
     const [second] = await world.machineDeployments();
     expect(second?.metadata.annotations?.["metalpool.io/attempt"]).toBe("2");
     const hw = await world.client.get<ReturnType<typeof hardware>>(HARDWARE, world.namespace, "r1");
-    expect(hw.spec.metadata?.state).toBeUndefined(); // cleared, or machine-controller would never provision it again
     expect(hw.metadata.annotations?.["metalpool.io/attempts"]).toBe("1");
-    expect((await world.workflows()).map((w) => w.metadata.name)).toEqual([]); // the failed one is gone
-    await createWorkflowFor("second", "SUCCESS");
+    expect((await world.workflows()).map((w) => w.metadata.name)).not.toContain(first); // the failed one is gone
+    // Cleared, or machine-controller would never provision it again: the second Workflow is proof.
+    await waitFor(
+      "the second Workflow to succeed",
+      async () => (await world.workflows()).some((w) => w.status?.state === "SUCCESS"),
+      60_000,
+    );
+    await nodeJoins(world, "r1");
     const p = await world.until("p", "ready on the second attempt", (x) => x.status?.readyReplicas === 1);
     expect(p.status?.members?.[0]).toMatchObject({ hardware: "r1", phase: "Ready", attempts: 2 });
   });
@@ -516,6 +525,8 @@ describe("machine-controller mode scale-down", () => {
   it("releases a server only after machine-controller has deleted its Machine", async () => {
     const { world, operator } = await setup("mcdown");
     await servers(world, ["d1"]);
+    const mc = machineController(world.namespace);
+    garbageCollector();
     operator("a");
     await world.client.create(
       POOL,
@@ -524,27 +535,32 @@ describe("machine-controller mode scale-down", () => {
         provisioning: { workflowOwner: "MachineController", power: "Manual", wipeMode: "None" },
       }),
     );
-    await waitFor("MachineDeployment", async () => (await world.machineDeployments()).length === 1, 30_000);
-    const uid = (await world.pool("p"))?.metadata.uid ?? "";
-    // MACHINE-CONTROLLER SIMULATOR: the Machine its MachineSet made from our template labels.
-    const mc = new KubeClient(kc);
-    await mc.create(MACHINE, {
-      metadata: {
-        name: "d1-machine",
-        namespace: world.namespace,
-        labels: { "metalpool.io/pool-uid": uid, "metalpool.io/hardware": "d1" },
-      },
-    });
+    await waitFor(
+      "machine-controller's Workflow to succeed",
+      async () => (await world.workflows())[0]?.status?.state === "SUCCESS",
+      60_000,
+    );
+    await nodeJoins(world, "d1");
+    const ready = await world.until("p", "ready", (x) => x.status?.readyReplicas === 1);
+    const uid = ready.metadata.uid ?? "";
+    // machine-controller is down while the pool scales down: its Machine keeps its finalizers.
+    await mc.stop();
     await world.setReplicas("p", 0);
     await waitFor(
-      "MachineDeployment deleted",
-      async () => (await world.machineDeployments()).length === 0,
-      30_000,
+      "the Machine deleting",
+      async () =>
+        (await world.client.list<Machine>(MACHINE, world.namespace)).items.some(
+          (m) => m.metadata.deletionTimestamp,
+        ),
+      60_000,
     );
     await new Promise((r) => setTimeout(r, 2_000));
     expect(await world.claimedBy(uid)).toHaveLength(1); // the Machine still holds it
-    await mc.delete(MACHINE, world.namespace, "d1-machine");
-    await world.until("p", "released", (x) => (x.status?.members?.length ?? -1) === 0);
+    expect((await world.pool("p"))?.status?.members?.[0]?.phase).toBe("Deprovisioning");
+    machineController(world.namespace);
+    await world.until("p", "released", (x) => (x.status?.members?.length ?? -1) === 0, 60_000);
     expect(await world.claimedBy(uid)).toHaveLength(0);
+    expect((await world.client.list<Machine>(MACHINE, world.namespace)).items).toHaveLength(0);
+    expect(await world.machineDeployments()).toHaveLength(0);
   });
 });
