@@ -4,33 +4,11 @@
  * client is clearer and makes every request's content type explicit (client-node's generic patch defaults
  * to strategic merge, which CRDs reject).
  */
-import { HttpMethod, RequestContext, type KubeConfig } from "@kubernetes/client-node";
-import { fetch, type Dispatcher } from "undici";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { fetch } from "undici";
+import { connectionFor } from "./connection.ts";
 import { TokenBucket } from "./rate-limit.ts";
 import { RequestScope } from "./request-scope.ts";
-
-/**
- * One keep-alive connection pool per kubeconfig and API server, shared by every client of it. client-node's
- * RequestContext builds a new undici Agent (TLS options from the kubeconfig) for each request, which opens a
- * new connection every time: hundreds of sockets under load and most of the operator's memory. The Agent
- * carries only the TLS identity, which is fixed per kubeconfig; credentials that can rotate (tokens, exec
- * plugins) are applied per request as headers.
- */
-const dispatchers = new WeakMap<KubeConfig, Map<string, Dispatcher>>();
-
-function sharedDispatcher(kc: KubeConfig, server: string, ctx: RequestContext): Dispatcher | undefined {
-  let byServer = dispatchers.get(kc);
-  if (!byServer) {
-    byServer = new Map<string, Dispatcher>();
-    dispatchers.set(kc, byServer);
-  }
-  let dispatcher = byServer.get(server);
-  if (!dispatcher) {
-    dispatcher = ctx.getDispatcher();
-    if (dispatcher) byServer.set(server, dispatcher);
-  }
-  return dispatcher;
-}
 
 /** Request limits by kubeconfig: every client of one kubeconfig shares its limit, as they share connections. */
 const limits = new WeakMap<KubeConfig, TokenBucket>();
@@ -191,9 +169,8 @@ export class KubeClient {
       } catch (err) {
         throw aborted() ?? err;
       }
-      const ctx = new RequestContext(url.toString(), method.toUpperCase() as HttpMethod);
-      await this.kc.applySecurityAuthentication(ctx);
-      const headers: Record<string, string> = { ...ctx.getHeaders(), accept: "application/json" };
+      const connection = await connectionFor(this.kc, cluster.server);
+      const headers: Record<string, string> = { ...connection.headers, accept: "application/json" };
       if (body !== undefined) headers["content-type"] = opts.contentType ?? "application/json";
       scope.startTimeout(opts.timeoutMs ?? 30_000);
       let status: number;
@@ -203,7 +180,7 @@ export class KubeClient {
         const res = await fetch(url, {
           method: method.toUpperCase(),
           headers,
-          dispatcher: sharedDispatcher(this.kc, cluster.server, ctx),
+          dispatcher: connection.dispatcher,
           body: body === undefined ? undefined : JSON.stringify(body),
           signal: scope.signal,
         });
