@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
@@ -13,6 +14,7 @@ let kc: KubeConfig;
 beforeAll(async () => {
   server = createServer((req, res) => {
     requests += 1;
+    if (req.url?.includes("hang")) return; // never answers
     res.setHeader("content-type", "application/json");
     res.end(JSON.stringify({ kind: "Namespace", metadata: { name: req.url?.split("/").at(-1) } }));
   });
@@ -33,7 +35,13 @@ function kubeconfig(port: number): KubeConfig {
   return k;
 }
 
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(
+  () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+);
 
 describe("the API client", () => {
   it("reuses connections across requests and across clients of one kubeconfig", async () => {
@@ -62,5 +70,30 @@ describe("the request limit of a kubeconfig", () => {
     await expect(third).rejects.toMatchObject({ reason: "Aborted", message: /leadership lost/ });
     expect(requests).toBe(3);
     expect(bucket.waitedSeconds).toBe(0);
+  });
+});
+
+describe("one request's cancellation", () => {
+  it("ends at its timeout, and at once when a signal of the client aborts", async () => {
+    const client = new KubeClient(kc);
+    await expect(
+      client.request("GET", "/api/v1/namespaces/hang-1", undefined, { timeoutMs: 100 }),
+    ).rejects.toMatchObject({ reason: "Unreachable", message: /timed out after 100 ms/ });
+    const leadership = new AbortController();
+    const hanging = client.withSignal(leadership.signal).get(NAMESPACES, undefined, "hang-2");
+    await new Promise((r) => setTimeout(r, 50));
+    leadership.abort(new Error("lost the lease"));
+    await expect(hanging).rejects.toMatchObject({ reason: "Aborted", message: /lost the lease/ });
+  });
+
+  it("holds on to the client's long-lived signal only while a request is in flight", async () => {
+    const leadership = new AbortController();
+    const client = new KubeClient(kc).withSignal(leadership.signal);
+    const hanging = client.request("GET", "/api/v1/namespaces/hang-3", undefined, { timeoutMs: 300 });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(getEventListeners(leadership.signal, "abort")).toHaveLength(1); // held while in flight
+    for (let i = 0; i < 20; i++) await client.get(NAMESPACES, undefined, `ns-${i}`);
+    await expect(hanging).rejects.toMatchObject({ reason: "Unreachable" });
+    expect(getEventListeners(leadership.signal, "abort")).toHaveLength(0);
   });
 });

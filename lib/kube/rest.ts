@@ -4,32 +4,11 @@
  * client is clearer and makes every request's content type explicit (client-node's generic patch defaults
  * to strategic merge, which CRDs reject).
  */
-import { HttpMethod, RequestContext, type KubeConfig } from "@kubernetes/client-node";
-import { fetch, type Dispatcher } from "undici";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { fetch } from "undici";
+import { connectionFor } from "./connection.ts";
 import { TokenBucket } from "./rate-limit.ts";
-
-/**
- * One keep-alive connection pool per kubeconfig and API server, shared by every client of it. client-node's
- * RequestContext builds a new undici Agent (TLS options from the kubeconfig) for each request, which opens a
- * new connection every time: hundreds of sockets under load and most of the operator's memory. The Agent
- * carries only the TLS identity, which is fixed per kubeconfig; credentials that can rotate (tokens, exec
- * plugins) are applied per request as headers.
- */
-const dispatchers = new WeakMap<KubeConfig, Map<string, Dispatcher>>();
-
-function sharedDispatcher(kc: KubeConfig, server: string, ctx: RequestContext): Dispatcher | undefined {
-  let byServer = dispatchers.get(kc);
-  if (!byServer) {
-    byServer = new Map<string, Dispatcher>();
-    dispatchers.set(kc, byServer);
-  }
-  let dispatcher = byServer.get(server);
-  if (!dispatcher) {
-    dispatcher = ctx.getDispatcher();
-    if (dispatcher) byServer.set(server, dispatcher);
-  }
-  return dispatcher;
-}
+import { RequestScope } from "./request-scope.ts";
 
 /** Request limits by kubeconfig: every client of one kubeconfig shares its limit, as they share connections. */
 const limits = new WeakMap<KubeConfig, TokenBucket>();
@@ -88,6 +67,26 @@ export class KubeApiError extends Error {
     this.code = code;
     this.reason = reason;
   }
+}
+
+/** The API server's refusal as an error: its Status reason and message when the body is one. */
+function apiError(
+  method: string,
+  path: string,
+  code: number,
+  statusText: string,
+  text: string,
+): KubeApiError {
+  let reason = statusText;
+  let message = text;
+  try {
+    const status = JSON.parse(text) as { reason?: string; message?: string };
+    reason = status.reason ?? reason;
+    message = status.message ?? message;
+  } catch {
+    // not a Status object; keep the raw text
+  }
+  return new KubeApiError(code, reason, `${method} ${path}: ${code} ${message}`);
 }
 
 export const isAborted = (err: unknown): boolean => err instanceof KubeApiError && err.reason === "Aborted";
@@ -155,54 +154,55 @@ export class KubeClient {
     const url = new URL(cluster.server.replace(/\/$/, "") + path);
     for (const [k, v] of Object.entries(opts.query ?? {}))
       if (v !== undefined) url.searchParams.set(k, String(v));
-    const cancel = [this.signal, opts.signal].filter((x): x is AbortSignal => x !== undefined);
+    const scope = new RequestScope(
+      [this.signal, opts.signal].filter((x): x is AbortSignal => x !== undefined),
+    );
     const aborted = (): KubeApiError | undefined => {
-      const c = cancel.find((x) => x.aborted);
+      const c = scope.cancelledBy();
       return c ? new KubeApiError(0, "Aborted", `${method} ${path}: ${abortReason(c)}`) : undefined;
     };
-    const early = aborted();
-    if (early) throw early;
     try {
-      await limits.get(this.kc)?.take(cancel.length ? AbortSignal.any(cancel) : undefined);
-    } catch (err) {
-      throw aborted() ?? err;
-    }
-    const ctx = new RequestContext(url.toString(), method.toUpperCase() as HttpMethod);
-    await this.kc.applySecurityAuthentication(ctx);
-    const headers: Record<string, string> = { ...ctx.getHeaders(), accept: "application/json" };
-    if (body !== undefined) headers["content-type"] = opts.contentType ?? "application/json";
-    let res;
-    try {
-      res = await fetch(url, {
-        method: method.toUpperCase(),
-        headers,
-        dispatcher: sharedDispatcher(this.kc, cluster.server, ctx),
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.any([AbortSignal.timeout(opts.timeoutMs ?? 30_000), ...cancel]),
-      });
-    } catch (err) {
-      const stopped = aborted();
-      if (stopped) throw stopped;
-      throw new KubeApiError(
-        0,
-        "Unreachable",
-        `${method} ${url.host}${path}: ${err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)}`,
-      );
-    }
-    const text = await res.text();
-    if (res.status >= 300) {
-      let reason = res.statusText;
-      let message = text;
+      const early = aborted();
+      if (early) throw early;
       try {
-        const status = JSON.parse(text) as { reason?: string; message?: string };
-        reason = status.reason ?? reason;
-        message = status.message ?? message;
-      } catch {
-        // not a Status object; keep the raw text
+        await limits.get(this.kc)?.take(scope.signal);
+      } catch (err) {
+        throw aborted() ?? err;
       }
-      throw new KubeApiError(res.status, reason, `${method} ${path}: ${res.status} ${message}`);
+      const connection = await connectionFor(this.kc, cluster.server);
+      const headers: Record<string, string> = { ...connection.headers, accept: "application/json" };
+      if (body !== undefined) headers["content-type"] = opts.contentType ?? "application/json";
+      scope.startTimeout(opts.timeoutMs ?? 30_000);
+      let status: number;
+      let statusText: string;
+      let text: string;
+      try {
+        const res = await fetch(url, {
+          method: method.toUpperCase(),
+          headers,
+          dispatcher: connection.dispatcher,
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: scope.signal,
+        });
+        ({ status, statusText } = res);
+        text = await res.text();
+      } catch (err) {
+        const stopped = aborted();
+        if (stopped) throw stopped;
+        const why = scope.timedOutAfter
+          ? `timed out after ${scope.timedOutAfter} ms`
+          : err instanceof Error
+            ? err.cause instanceof Error
+              ? err.cause.message
+              : err.message
+            : String(err);
+        throw new KubeApiError(0, "Unreachable", `${method} ${url.host}${path}: ${why}`);
+      }
+      if (status >= 300) throw apiError(method, path, status, statusText, text);
+      return (text ? JSON.parse(text) : undefined) as T;
+    } finally {
+      scope.done();
     }
-    return (text ? JSON.parse(text) : undefined) as T;
   }
 
   get<T extends KubeObject>(type: ResourceType, namespace: string | undefined, name: string): Promise<T> {

@@ -128,7 +128,8 @@ export async function writeStatus(
   pool: PoolObject,
   status: BaremetalPoolStatus,
 ): Promise<boolean> {
-  if (isDeepStrictEqual(normalize(status), normalize(pool.status ?? {}))) return false;
+  // The pool's status came from JSON already; only ours may hold undefined fields.
+  if (isDeepStrictEqual(normalize(status), pool.status ?? {})) return false;
   const body = {
     apiVersion: "metalpool.io/v1alpha1",
     kind: "BaremetalPool",

@@ -89,6 +89,8 @@ export interface MemoryMiB {
 
 export interface RunResult {
   members: number;
+  /** NODE_OPTIONS the operator ran with ("" for none). */
+  operatorNodeOptions: string;
   raw: {
     count: number;
     serialPerSecond: number;
@@ -487,6 +489,7 @@ export async function runScale(opts: RunOptions): Promise<RunResult> {
     const mib = (b: number): number => round(b / 2 ** 20, 1);
     return {
       members: n,
+      operatorNodeOptions: opts.operatorNodeOptions ?? "",
       raw,
       up,
       down,

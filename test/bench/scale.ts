@@ -38,6 +38,7 @@ if (wipeMode !== "None" && wipeMode !== "Metadata") throw new Error("--wipe-mode
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
 const ROWS: [string, (r: RunResult) => string | number][] = [
+  ["operator NODE_OPTIONS", (r) => r.operatorNodeOptions || "none"],
   ["raw creates/s, serial", (r) => r.raw.serialPerSecond],
   [
     "raw creates/s, concurrency 16, before / after the loop",
