@@ -43,6 +43,12 @@ describe("optional kinds", () => {
     const ops = await op.opsUrl();
     await waitFor("ready", async () => (await fetch(`${ops}/readyz`)).ok, 30_000);
     const lines = (): string => op?.logTail(200) ?? "";
+    // Readiness needs the informers synced; the look for optional kinds follows it, so its log may lag.
+    await waitFor(
+      "both disabled kinds in the log",
+      () => Promise.resolve(lines().split("not served").length > 2),
+      10_000,
+    );
     expect(lines()).toMatch(/"kind":"jobs\.bmc\.tinkerbell\.org\/v1alpha1".*not served by the API server/);
     expect(lines()).toMatch(/"kind":"machinedeployments\.cluster\.k8s\.io\/v1alpha1".*not served/);
 
