@@ -7,7 +7,14 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import { ANNOTATION, LABEL } from "../lib/api/labels.ts";
 import { MACHINE_DEPLOYMENT } from "../lib/api/machine-controller.ts";
-import { BMC_JOB, HARDWARE, WORKFLOW, type Hardware, type Workflow } from "../lib/api/tinkerbell.ts";
+import {
+  BMC_JOB,
+  HARDWARE,
+  WORKFLOW,
+  type BmcJob,
+  type Hardware,
+  type Workflow,
+} from "../lib/api/tinkerbell.ts";
 import { EventRecorder } from "../lib/kube/events.ts";
 import { Informer, mergeInformers } from "../lib/kube/informer.ts";
 import { WorkQueue, runWorker, type KeyResult } from "../lib/kube/queue.ts";
@@ -18,7 +25,7 @@ import type { Logger } from "../lib/log.ts";
 import type { BaremetalPoolSpec } from "../lib/api/baremetalpool.ts";
 import type { OperatorMetrics } from "./metrics.ts";
 import { InventoryController } from "./inventory.ts";
-import { collectIfOrphaned, unexplained, type ClaimView } from "./orphans.ts";
+import { collectIfOrphaned, pendingJobMachines, unexplained, type ClaimView } from "./orphans.ts";
 import { POOL, PoolReconciler } from "./pool/reconcile.ts";
 import type { PoolObject } from "./pool/types.ts";
 import { manualPower, type PowerControl } from "./provision/power.ts";
@@ -62,6 +69,7 @@ export class PoolController {
   private readonly workflows: Informer<Workflow>[] = [];
   private readonly others: Informer<KubeObject>[] = [];
   private readonly machineDeployments: Informer<KubeObject>[] = [];
+  private readonly bmcJobs: Informer<BmcJob>[] = [];
   private readonly reconciler: PoolReconciler;
   private readonly inventory: InventoryController;
   private readonly vouch: VouchController | undefined;
@@ -153,6 +161,11 @@ export class PoolController {
               md.metadata.labels?.[LABEL.poolUID] !== poolUID,
           )
           .map((md) => md.metadata.labels?.[LABEL.hardware] ?? ""),
+      busyBmcMachines: (namespace) =>
+        pendingJobMachines(
+          this.bmcJobs.flatMap((i) => i.list()),
+          namespace,
+        ),
     });
     for (const inf of this.pools) {
       inf.on("add", (p) => this.queue.add(keyOf(p)));
@@ -193,7 +206,9 @@ export class PoolController {
         inf.on("add", pokeOwner).on("update", pokeOwner).on("delete", pokeOwner);
       } else this.pokeOnChange(inf);
     }
-    (type === MACHINE_DEPLOYMENT ? this.machineDeployments : this.others).push(...made);
+    if (type === MACHINE_DEPLOYMENT) this.machineDeployments.push(...made);
+    else if (type === BMC_JOB) this.bmcJobs.push(...(made as unknown as Informer<BmcJob>[]));
+    else this.others.push(...made);
     await Promise.all(made.map((i) => i.start()));
     this.served.add(type);
     for (const inf of this.pools) for (const p of inf.list()) this.queue.add(keyOf(p));
@@ -232,6 +247,7 @@ export class PoolController {
       ...this.workflows,
       ...this.others,
       ...this.machineDeployments,
+      ...this.bmcJobs,
     ] as Informer<KubeObject>[];
   }
 
@@ -282,7 +298,7 @@ export class PoolController {
     sweep();
   }
 
-  /** Deletes Workflows and MachineDeployments (this cluster's) that no live claim explains; see orphans.ts. */
+  /** Deletes Workflows, bmc Jobs and MachineDeployments that no live claim explains; see orphans.ts. */
   async collectOrphans(): Promise<number> {
     const uids = new Set(this.pools.flatMap((i) => i.list().map((p) => p.metadata.uid ?? "")));
     const hardware = mergeInformers(this.hardware);
@@ -301,6 +317,10 @@ export class PoolController {
         this.machineDeployments.flatMap((i) => i.list()),
         view,
       ).map((o) => [MACHINE_DEPLOYMENT, o] as [ResourceType, KubeObject]),
+      ...unexplained(
+        this.bmcJobs.flatMap((i) => i.list()),
+        view,
+      ).map((o) => [BMC_JOB, o] as [ResourceType, KubeObject]),
     ];
     for (const [type, o] of candidates) {
       if (!this.active) break;

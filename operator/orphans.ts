@@ -1,13 +1,14 @@
 /**
- * Collecting what no live claim explains. A Workflow or MachineDeployment metalpool made carries its pool's
- * UID and its Hardware's name; it is explained only while that pool exists and that Hardware is claimed by
- * it. Anything else (a person deleted the claimed Hardware, removed its claim mid-wipe, or force-removed a
+ * Collecting what no live claim explains. A Workflow, bmc Job or MachineDeployment metalpool made carries its
+ * pool's UID and its Hardware's name; it is explained only while that pool exists and that Hardware is
+ * claimed by it. Anything else (a person deleted the claimed Hardware, removed its claim mid-wipe, or force-removed a
  * pool's finalizer) could later boot, provision or wipe a server that is free or another pool's, so it is
  * deleted. The caches pick candidates; each is confirmed on fresh reads and deleted with a uid precondition.
  */
 import { POOL } from "../lib/api/baremetalpool.ts";
 import { ANNOTATION, LABEL } from "../lib/api/labels.ts";
-import { HARDWARE } from "../lib/api/tinkerbell.ts";
+import { HARDWARE, type BmcJob } from "../lib/api/tinkerbell.ts";
+import { jobOutcome } from "../lib/bmc/power-job.ts";
 import { isNotFound, type KubeClient, type KubeObject, type ResourceType } from "../lib/kube/rest.ts";
 
 /** Who an object metalpool made belongs to, from its labels; undefined when it is not ours. */
@@ -43,6 +44,19 @@ export function unexplained<T extends KubeObject>(objects: readonly T[], view: C
     if (!own || o.metadata.deletionTimestamp) return false;
     return !view.poolExists(own.poolUID) || view.claimOf(own.hardwareNamespace, own.hardware) !== own.poolUID;
   });
+}
+
+/**
+ * Pure: the bmc Machines (by name) in `namespace` that a bmc Job rufio has not finished yet will act on,
+ * whoever made it. A server behind one of them is not claimed: the Job could power-cycle it mid-provisioning.
+ * (metalpool's own power-off Jobs finish before the claim is dropped; a pending one left by quarantine or
+ * by a power-off given up is collected once no claim explains it.)
+ */
+export function pendingJobMachines(jobs: readonly BmcJob[], namespace: string): string[] {
+  return jobs
+    .filter((j) => j.spec?.machineRef?.name && jobOutcome(j).state === "pending")
+    .filter((j) => (j.spec.machineRef.namespace || j.metadata.namespace) === namespace)
+    .map((j) => j.spec.machineRef.name);
 }
 
 /** Confirms on fresh reads that nothing explains `o`, then deletes exactly that object; true when deleted. */
