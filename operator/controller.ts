@@ -25,7 +25,14 @@ import type { Logger } from "../lib/log.ts";
 import type { BaremetalPoolSpec } from "../lib/api/baremetalpool.ts";
 import type { OperatorMetrics } from "./metrics.ts";
 import { InventoryController } from "./inventory.ts";
-import { collectIfOrphaned, pendingJobMachines, unexplained, type ClaimView } from "./orphans.ts";
+import {
+  collectIfOrphaned,
+  confirmOrphanedClaim,
+  orphanedClaims,
+  pendingJobMachines,
+  unexplained,
+  type ClaimView,
+} from "./orphans.ts";
 import { POOL, PoolReconciler } from "./pool/reconcile.ts";
 import type { PoolObject } from "./pool/types.ts";
 import { manualPower, type PowerControl } from "./provision/power.ts";
@@ -175,7 +182,10 @@ export class PoolController {
     for (const inf of this.hardware) this.pokeOnChange(inf);
     for (const inf of this.workflows) this.pokeOnChange(inf);
     // Only the leader knows its members' phases; a standby exporting a fleet too would count servers twice.
-    opts.metrics.watchFleet(() => (this.active ? this.hardware.flatMap((i) => i.list()) : undefined));
+    opts.metrics.watchFleet(
+      () => (this.active ? this.hardware.flatMap((i) => i.list()) : undefined),
+      (uid) => this.pools.some((i) => i.list().some((p) => p.metadata.uid === uid)),
+    );
   }
 
   /** Anything about servers in a namespace may matter to every pool there (a freed server ends a shortage). */
@@ -338,7 +348,41 @@ export class PoolController {
         );
       }
     }
+    await this.reportOrphanedClaims(client, view);
     return collected;
+  }
+
+  /** Orphaned claims told once per server and claim (a Warning Event on the Hardware and a log line). */
+  private readonly toldOrphanedClaims = new Set<string>();
+
+  /**
+   * Hardware still claimed by a pool that no longer exists is not released or wiped here (its disk is in an
+   * unknown state) and no pool claims it; a person is told, on the Hardware, how to let it go.
+   */
+  private async reportOrphanedClaims(client: KubeClient, view: ClaimView): Promise<void> {
+    for (const hw of orphanedClaims(
+      this.hardware.flatMap((i) => i.list()),
+      view,
+    )) {
+      if (!this.active) return;
+      const told = `${hw.metadata.uid}|${hw.metadata.labels?.[LABEL.poolUID]}`;
+      if (this.toldOrphanedClaims.has(told)) continue;
+      const fresh = await confirmOrphanedClaim(client, hw);
+      if (!fresh) continue;
+      this.toldOrphanedClaims.add(told);
+      const pool = `${fresh.metadata.labels?.[LABEL.pool] ?? "?"} (uid ${fresh.metadata.labels?.[LABEL.poolUID]})`;
+      const message = `claimed by pool ${pool}, which no longer exists; no pool will claim it until a person releases it: kubectl label hardware -n ${fresh.metadata.namespace} ${fresh.metadata.name} ${LABEL.poolUID}- ${LABEL.pool}- (its disk may hold that pool's data; add ${LABEL.quarantined}=true instead to keep it out of service)`;
+      this.opts.log.warn(
+        { namespace: fresh.metadata.namespace, hardware: fresh.metadata.name, pool },
+        "Hardware claimed by a pool that no longer exists; left for a person",
+      );
+      void this.events.record(
+        { ...fresh, apiVersion: "tinkerbell.org/v1alpha1", kind: "Hardware" },
+        "Warning",
+        "OrphanedClaim",
+        message,
+      );
+    }
   }
 
   /** Stops acting (lost leadership or shutting down); waits for in-flight reconciles to finish. */

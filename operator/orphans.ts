@@ -47,6 +47,32 @@ export function unexplained<T extends KubeObject>(objects: readonly T[], view: C
 }
 
 /**
+ * Pure: Hardware still labelled as claimed by a pool the cached view does not know (candidates, to be
+ * confirmed). Nothing is released or wiped automatically: what is on the disk is not known, and the label
+ * keeps every other pool away until a person decides (see README, Safety).
+ */
+export function orphanedClaims<T extends KubeObject>(hardware: readonly T[], view: ClaimView): T[] {
+  return hardware.filter((hw) => {
+    const uid = hw.metadata.labels?.[LABEL.poolUID];
+    return Boolean(uid) && !view.poolExists(uid ?? "");
+  });
+}
+
+/** Confirms on fresh reads that `hw` is still claimed by a pool UID no pool has; the fresh Hardware, or undefined. */
+export async function confirmOrphanedClaim<T extends KubeObject>(
+  client: KubeClient,
+  hw: T,
+): Promise<T | undefined> {
+  const fresh = await client.getOrNull<T>(HARDWARE, hw.metadata.namespace, hw.metadata.name ?? "");
+  const uid = fresh?.metadata.labels?.[LABEL.poolUID];
+  if (!fresh || !uid) return undefined;
+  const poolNamespace = fresh.metadata.annotations?.[ANNOTATION.poolNamespace] ?? fresh.metadata.namespace;
+  const poolName = fresh.metadata.labels?.[LABEL.pool];
+  const pool = poolName ? await client.getOrNull(POOL, poolNamespace, poolName) : null;
+  return pool?.metadata.uid === uid ? undefined : fresh;
+}
+
+/**
  * Pure: the bmc Machines (by name) in `namespace` that a bmc Job rufio has not finished yet will act on,
  * whoever made it. A server behind one of them is not claimed: the Job could power-cycle it mid-provisioning.
  * (metalpool's own power-off Jobs finish before the claim is dropped; a pending one left by quarantine or

@@ -144,6 +144,50 @@ describe("orphans", () => {
     );
   });
 
+  it("a server still claimed by a pool that no longer exists is shown, claimed by no pool, and taken once a person releases it", async () => {
+    const w = await world("orphan-claim-left");
+    const op = operators.at(-1) as OperatorProcess;
+    await w.client.create(HARDWARE, hardware(w.namespace, "h1"));
+    const gone = await w.client.create(POOL, pool(w.namespace, 1));
+    await waitFor("h1 claimed", async () => (await claimOf(w, "h1")) === gone.metadata.uid, 30_000);
+    await w.client.patch(POOL, w.namespace, "p", { metadata: { finalizers: null } }, "merge");
+    await w.client.delete(POOL, w.namespace, "p");
+    const core = kc.makeApiClient(CoreV1Api);
+    const warning = async (): Promise<string | undefined> =>
+      (await core.listNamespacedEvent({ namespace: w.namespace })).items.find(
+        (e) =>
+          e.involvedObject.kind === "Hardware" &&
+          e.involvedObject.name === "h1" &&
+          e.reason === "OrphanedClaim",
+      )?.message;
+    await waitFor("an OrphanedClaim Event on h1", async () => Boolean(await warning()), 30_000);
+    expect(await warning()).toContain(
+      `kubectl label hardware -n ${w.namespace} h1 metalpool.io/pool-uid- metalpool.io/pool-`,
+    );
+    expect(op.logTail(500)).toMatch(/"hardware":"h1".*Hardware claimed by a pool that no longer exists/);
+    const metrics = await (await fetch(`${await op.opsUrl()}/metrics`)).text();
+    expect(metrics).toContain(`metalpool_hardware{namespace="${w.namespace}",state="orphaned-claim"} 1`);
+    // Nothing released or wiped it, and another pool does not take it.
+    await w.client.create(
+      POOL,
+      poolObject(w.namespace, "q", {
+        replicas: 1,
+        provisioning: { workflowOwner: "Operator", power: "Manual" },
+      }),
+    );
+    await w.until("q", "a shortage", (x) => condition(x, "HardwareShortage")?.status === "True");
+    expect(await claimOf(w, "h1")).toBe(gone.metadata.uid);
+    // A person releases it as the Event says; then it is free to claim.
+    await w.client.patch(
+      HARDWARE,
+      w.namespace,
+      "h1",
+      { metadata: { labels: { "metalpool.io/pool-uid": null, "metalpool.io/pool": null } } },
+      "merge",
+    );
+    await w.until("q", "h1 claimed", (x) => (x.status?.replicas ?? 0) === 1);
+  });
+
   it("never claims a server whose BMC has a bmc Job rufio has not run yet", async () => {
     const w = await world("busy-bmc");
     await w.client.create(HARDWARE, hardware(w.namespace, "h1", { bmc: true }));
