@@ -22,7 +22,7 @@ import { KubeClient, type KubeObject, type ResourceType } from "../lib/kube/rest
 import type { SecretPolicy } from "../lib/kube/secret-policy.ts";
 import { servedTypes, typeName } from "../lib/kube/served.ts";
 import type { Logger } from "../lib/log.ts";
-import type { BaremetalPoolSpec } from "../lib/api/baremetalpool.ts";
+import { baremetalPoolSpecSchema, type BaremetalPoolSpec } from "../lib/api/baremetalpool.ts";
 import type { OperatorMetrics } from "./metrics.ts";
 import { InventoryController } from "./inventory.ts";
 import {
@@ -30,7 +30,9 @@ import {
   confirmOrphanedClaim,
   orphanedClaims,
   pendingJobMachines,
+  remoteTargetKey,
   unexplained,
+  unexplainedRemote,
   type ClaimView,
 } from "./orphans.ts";
 import { POOL, PoolReconciler } from "./pool/reconcile.ts";
@@ -87,6 +89,16 @@ export class PoolController {
   private readonly onError: (err: unknown) => void;
   private readonly client: KubeClient;
   private readonly events: EventRecorder;
+  private readonly targets: TargetClusters;
+  /**
+   * Remote clusters (kubeconfig Secret and namespace) pools put MachineDeployments in, with the pool last seen
+   * there and the UIDs of pools seen there: swept for orphans while the Secret exists, also after the pools
+   * are gone (finalizer force-removed). Kept in memory: a restart forgets a cluster no live pool uses.
+   */
+  private readonly remoteTargets = new Map<
+    string,
+    { pool: PoolObject; spec: BaremetalPoolSpec; uids: Set<string> }
+  >();
   /** Optional kinds the API server serves and whose informers run. */
   private readonly served = new Set<ResourceType>();
   private readonly reportedMissing = new Set<ResourceType>();
@@ -116,6 +128,7 @@ export class PoolController {
     const events = new EventRecorder(opts.kc, "metalpool-operator");
     this.events = events;
     const targets = new TargetClusters(opts.kc, opts.secretPolicy);
+    this.targets = targets;
     this.inventory = new InventoryController({
       client,
       hardware: mergeInformers(this.hardware),
@@ -336,20 +349,70 @@ export class PoolController {
       if (!this.active) break;
       if (await collectIfOrphaned(client, type, o)) {
         collected += 1;
-        this.opts.log.info(
-          {
-            kind: type.kind,
-            namespace: o.metadata.namespace,
-            name: o.metadata.name,
-            pool: o.metadata.labels?.[LABEL.pool],
-            hardware: o.metadata.labels?.[LABEL.hardware],
-          },
-          "deleted an object no live claim explains",
+        this.logCollected(type, o);
+      }
+    }
+    collected += await this.collectRemote(client, view, uids);
+    await this.reportOrphanedClaims(client, view);
+    return collected;
+  }
+
+  /**
+   * MachineDeployments in other clusters (spec.template.cluster.kubeconfigSecretRef) that no live claim
+   * explains: every remote cluster a live pool uses, and every one a pool used since this replica started.
+   */
+  private async collectRemote(client: KubeClient, view: ClaimView, live: Set<string>): Promise<number> {
+    for (const pool of this.pools.flatMap((i) => i.list())) {
+      const parsed = baremetalPoolSpecSchema.safeParse(pool.spec);
+      const key = parsed.success ? remoteTargetKey(pool, parsed.data) : undefined;
+      if (!parsed.success || !key) continue;
+      const entry = this.remoteTargets.get(key) ?? { pool, spec: parsed.data, uids: new Set<string>() };
+      entry.pool = pool;
+      entry.spec = parsed.data;
+      entry.uids.add(pool.metadata.uid ?? "");
+      this.remoteTargets.set(key, entry);
+    }
+    let collected = 0;
+    for (const [key, entry] of this.remoteTargets) {
+      if (!this.active) break;
+      const inUse = [...entry.uids].some((uid) => live.has(uid));
+      try {
+        const target = await this.targets.resolve(entry.pool, entry.spec);
+        const mds = await target.client.list<KubeObject>(MACHINE_DEPLOYMENT, target.namespace, {
+          labelSelector: LABEL.poolUID,
+        });
+        const ours = new Set([...entry.uids, ...live]);
+        for (const md of unexplainedRemote(mds.items, view, ours)) {
+          if (!this.active) break;
+          if (await collectIfOrphaned(client, MACHINE_DEPLOYMENT, md, target.client)) {
+            collected += 1;
+            this.logCollected(MACHINE_DEPLOYMENT, md, key);
+          }
+        }
+      } catch (err) {
+        // Unreachable or its Secret gone: a live pool says so in its status; a dead pool's cluster is let go.
+        if (!inUse) this.remoteTargets.delete(key);
+        this.opts.log.warn(
+          { target: key, err: err instanceof Error ? err.message : String(err), forgotten: !inUse },
+          "could not look for orphaned MachineDeployments in a remote cluster",
         );
       }
     }
-    await this.reportOrphanedClaims(client, view);
     return collected;
+  }
+
+  private logCollected(type: ResourceType, o: KubeObject, cluster?: string): void {
+    this.opts.log.info(
+      {
+        kind: type.kind,
+        ...(cluster ? { cluster } : {}),
+        namespace: o.metadata.namespace,
+        name: o.metadata.name,
+        pool: o.metadata.labels?.[LABEL.pool],
+        hardware: o.metadata.labels?.[LABEL.hardware],
+      },
+      "deleted an object no live claim explains",
+    );
   }
 
   /** Orphaned claims told once per server and claim (a Warning Event on the Hardware and a log line). */

@@ -43,13 +43,21 @@ export function hardwareState(
   const labels = hw.metadata.labels ?? {};
   const claim = labels[LABEL.poolUID];
   if (labels[LABEL.quarantined] === "true") return "quarantined";
-  if (claim && poolExists && !poolExists(claim)) return "orphaned-claim";
-  if (claim) return phase && NOT_IN_SERVICE_YET.has(phase) ? "provisioning" : "claimed";
+  if (claim) return claimedState(claim, phase, poolExists);
   if (labels[LABEL.discovered] === "true" && labels[LABEL.approved] !== "true")
     return labels[LABEL.approval] === "pending" ? "discovered-pending" : "unapproved";
   return availabilityGaps(hw).length === 0 && provisionabilityGaps(hw).length === 0
     ? "free-eligible"
     : "free-unprovisionable";
+}
+
+function claimedState(
+  claim: string,
+  phase: MemberPhase | undefined,
+  poolExists: ((uid: string) => boolean) | undefined,
+): HardwareState {
+  if (poolExists && !poolExists(claim)) return "orphaned-claim";
+  return phase && NOT_IN_SERVICE_YET.has(phase) ? "provisioning" : "claimed";
 }
 
 /** Hardware count per namespace and state; every state of a namespace that has Hardware is present. */

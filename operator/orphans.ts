@@ -5,7 +5,7 @@
  * pool's finalizer) could later boot, provision or wipe a server that is free or another pool's, so it is
  * deleted. The caches pick candidates; each is confirmed on fresh reads and deleted with a uid precondition.
  */
-import { POOL } from "../lib/api/baremetalpool.ts";
+import { POOL, type BaremetalPoolSpec } from "../lib/api/baremetalpool.ts";
 import { ANNOTATION, LABEL } from "../lib/api/labels.ts";
 import { HARDWARE, type BmcJob } from "../lib/api/tinkerbell.ts";
 import { jobOutcome } from "../lib/bmc/power-job.ts";
@@ -47,6 +47,27 @@ export function unexplained<T extends KubeObject>(objects: readonly T[], view: C
 }
 
 /**
+ * Pure: a remote cluster's MachineDeployments to collect. Only pool UIDs this operator knows as its own
+ * (`ours`: live pools, and pools it saw point at that cluster) are judged, so a MachineDeployment another
+ * management cluster's metalpool made in a shared cluster is never touched.
+ */
+export function unexplainedRemote<T extends KubeObject>(
+  objects: readonly T[],
+  view: ClaimView,
+  ours: ReadonlySet<string>,
+): T[] {
+  return unexplained(objects, view).filter((o) => ours.has(ownershipOf(o)?.poolUID ?? ""));
+}
+
+/** Where a pool puts its MachineDeployments when that is another cluster: one key per Secret and namespace. */
+export function remoteTargetKey(pool: KubeObject, spec: BaremetalPoolSpec): string | undefined {
+  const ref = spec.template.cluster.kubeconfigSecretRef;
+  if (!ref) return undefined;
+  const poolNs = pool.metadata.namespace ?? "default";
+  return `${ref.namespace ?? poolNs}/${ref.name}/${ref.key}|${spec.template.cluster.namespace ?? poolNs}`;
+}
+
+/**
  * Pure: Hardware still labelled as claimed by a pool the cached view does not know (candidates, to be
  * confirmed). Nothing is released or wiped automatically: what is on the disk is not known, and the label
  * keeps every other pool away until a person decides (see README, Safety).
@@ -85,11 +106,16 @@ export function pendingJobMachines(jobs: readonly BmcJob[], namespace: string): 
     .map((j) => j.spec.machineRef.name);
 }
 
-/** Confirms on fresh reads that nothing explains `o`, then deletes exactly that object; true when deleted. */
+/**
+ * Confirms on fresh reads (pool and Hardware, through `client`) that nothing explains `o`, then deletes
+ * exactly that object through `where` (another cluster's client for a remote MachineDeployment); true when
+ * deleted.
+ */
 export async function collectIfOrphaned(
   client: KubeClient,
   type: ResourceType,
   o: KubeObject,
+  where: KubeClient = client,
 ): Promise<boolean> {
   const own = ownershipOf(o);
   if (!own) return false;
@@ -99,7 +125,7 @@ export async function collectIfOrphaned(
     if (hw?.metadata.labels?.[LABEL.poolUID] === own.poolUID) return false;
   }
   try {
-    await client.delete(type, o.metadata.namespace, o.metadata.name ?? "", {
+    await where.delete(type, o.metadata.namespace, o.metadata.name ?? "", {
       ...(o.metadata.uid ? { uid: o.metadata.uid } : {}),
     });
   } catch (err) {

@@ -188,6 +188,44 @@ describe("orphans", () => {
     await w.until("q", "h1 claimed", (x) => (x.status?.replicas ?? 0) === 1);
   });
 
+  it("a remote cluster's MachineDeployment of a pool whose finalizer was force-removed is deleted", async () => {
+    const w = await world("orphan-remote");
+    const core = kc.makeApiClient(CoreV1Api);
+    // The "user cluster" is this API server reached through a kubeconfig Secret, in a namespace the
+    // operator does not watch (as a KKP user cluster is not watched).
+    const remote = await createNamespace(core, "orphan-user");
+    await core.createNamespacedSecret({
+      namespace: w.namespace,
+      body: { metadata: { name: "user-cluster" }, stringData: { kubeconfig: kc.exportConfig() } },
+    });
+    await w.client.create(HARDWARE, hardware(w.namespace, "h1"));
+    await w.client.create(
+      POOL,
+      poolObject(w.namespace, "p", {
+        replicas: 1,
+        template: {
+          osImageURL: "http://images.test/ubuntu.raw.gz",
+          kubeletVersion: "1.33.4",
+          cluster: { kubeconfigSecretRef: { name: "user-cluster", key: "kubeconfig" }, namespace: remote },
+        },
+        provisioning: { workflowOwner: "MachineController", power: "Manual" },
+      }),
+    );
+    await waitFor(
+      "a MachineDeployment in the user cluster",
+      async () => (await w.machineDeployments(remote)).length === 1,
+      30_000,
+    );
+    const [md] = await w.machineDeployments(remote);
+    await w.client.patch(POOL, w.namespace, "p", { metadata: { finalizers: null } }, "merge");
+    await w.client.delete(POOL, w.namespace, "p");
+    await waitFor(
+      "the orphaned MachineDeployment is gone",
+      async () => !(await w.machineDeployments(remote)).some((x) => x.metadata.uid === md?.metadata.uid),
+      30_000,
+    );
+  });
+
   it("never claims a server whose BMC has a bmc Job rufio has not run yet", async () => {
     const w = await world("busy-bmc");
     await w.client.create(HARDWARE, hardware(w.namespace, "h1", { bmc: true }));
