@@ -188,8 +188,14 @@ export class PoolController {
         ),
     });
     for (const inf of this.pools) {
-      inf.on("add", (p) => this.queue.add(keyOf(p)));
-      inf.on("update", (p) => this.queue.add(keyOf(p)));
+      inf.on("add", (p) => {
+        this.rememberRemoteTarget(p);
+        this.queue.add(keyOf(p));
+      });
+      inf.on("update", (p) => {
+        this.rememberRemoteTarget(p);
+        this.queue.add(keyOf(p));
+      });
       inf.on("delete", (p) => opts.metrics.forgetPool(p.metadata.namespace ?? "", p.metadata.name ?? ""));
     }
     for (const inf of this.hardware) this.pokeOnChange(inf);
@@ -362,33 +368,13 @@ export class PoolController {
    * explains: every remote cluster a live pool uses, and every one a pool used since this replica started.
    */
   private async collectRemote(client: KubeClient, view: ClaimView, live: Set<string>): Promise<number> {
-    for (const pool of this.pools.flatMap((i) => i.list())) {
-      const parsed = baremetalPoolSpecSchema.safeParse(pool.spec);
-      const key = parsed.success ? remoteTargetKey(pool, parsed.data) : undefined;
-      if (!parsed.success || !key) continue;
-      const entry = this.remoteTargets.get(key) ?? { pool, spec: parsed.data, uids: new Set<string>() };
-      entry.pool = pool;
-      entry.spec = parsed.data;
-      entry.uids.add(pool.metadata.uid ?? "");
-      this.remoteTargets.set(key, entry);
-    }
+    this.rememberRemoteTargets();
     let collected = 0;
     for (const [key, entry] of this.remoteTargets) {
       if (!this.active) break;
       const inUse = [...entry.uids].some((uid) => live.has(uid));
       try {
-        const target = await this.targets.resolve(entry.pool, entry.spec);
-        const mds = await target.client.list<KubeObject>(MACHINE_DEPLOYMENT, target.namespace, {
-          labelSelector: LABEL.poolUID,
-        });
-        const ours = new Set([...entry.uids, ...live]);
-        for (const md of unexplainedRemote(mds.items, view, ours)) {
-          if (!this.active) break;
-          if (await collectIfOrphaned(client, MACHINE_DEPLOYMENT, md, target.client)) {
-            collected += 1;
-            this.logCollected(MACHINE_DEPLOYMENT, md, key);
-          }
-        }
+        collected += await this.sweepRemote(client, view, key, entry, new Set([...entry.uids, ...live]));
       } catch (err) {
         // Unreachable or its Secret gone: a live pool says so in its status; a dead pool's cluster is let go.
         if (!inUse) this.remoteTargets.delete(key);
@@ -396,6 +382,44 @@ export class PoolController {
           { target: key, err: err instanceof Error ? err.message : String(err), forgotten: !inUse },
           "could not look for orphaned MachineDeployments in a remote cluster",
         );
+      }
+    }
+    return collected;
+  }
+
+  private rememberRemoteTargets(): void {
+    for (const pool of this.pools.flatMap((i) => i.list())) this.rememberRemoteTarget(pool);
+  }
+
+  /** Called for every pool the informers show, so a pool deleted between two sweeps is remembered too. */
+  private rememberRemoteTarget(pool: PoolObject): void {
+    const parsed = baremetalPoolSpecSchema.safeParse(pool.spec);
+    const key = parsed.success ? remoteTargetKey(pool, parsed.data) : undefined;
+    if (!parsed.success || !key) return;
+    const entry = this.remoteTargets.get(key) ?? { pool, spec: parsed.data, uids: new Set<string>() };
+    entry.pool = pool;
+    entry.spec = parsed.data;
+    entry.uids.add(pool.metadata.uid ?? "");
+    this.remoteTargets.set(key, entry);
+  }
+
+  private async sweepRemote(
+    client: KubeClient,
+    view: ClaimView,
+    key: string,
+    entry: { pool: PoolObject; spec: BaremetalPoolSpec },
+    ours: ReadonlySet<string>,
+  ): Promise<number> {
+    const target = await this.targets.resolve(entry.pool, entry.spec);
+    const mds = await target.client.list<KubeObject>(MACHINE_DEPLOYMENT, target.namespace, {
+      labelSelector: LABEL.poolUID,
+    });
+    let collected = 0;
+    for (const md of unexplainedRemote(mds.items, view, ours)) {
+      if (!this.active) break;
+      if (await collectIfOrphaned(client, MACHINE_DEPLOYMENT, md, target.client)) {
+        collected += 1;
+        this.logCollected(MACHINE_DEPLOYMENT, md, key);
       }
     }
     return collected;
