@@ -7,7 +7,14 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import { ANNOTATION, LABEL } from "../lib/api/labels.ts";
 import { MACHINE_DEPLOYMENT } from "../lib/api/machine-controller.ts";
-import { BMC_JOB, HARDWARE, WORKFLOW, type Hardware, type Workflow } from "../lib/api/tinkerbell.ts";
+import {
+  BMC_JOB,
+  HARDWARE,
+  WORKFLOW,
+  type BmcJob,
+  type Hardware,
+  type Workflow,
+} from "../lib/api/tinkerbell.ts";
 import { EventRecorder } from "../lib/kube/events.ts";
 import { Informer, mergeInformers } from "../lib/kube/informer.ts";
 import { WorkQueue, runWorker, type KeyResult } from "../lib/kube/queue.ts";
@@ -15,10 +22,19 @@ import { KubeClient, type KubeObject, type ResourceType } from "../lib/kube/rest
 import type { SecretPolicy } from "../lib/kube/secret-policy.ts";
 import { servedTypes, typeName } from "../lib/kube/served.ts";
 import type { Logger } from "../lib/log.ts";
-import type { BaremetalPoolSpec } from "../lib/api/baremetalpool.ts";
+import { baremetalPoolSpecSchema, type BaremetalPoolSpec } from "../lib/api/baremetalpool.ts";
 import type { OperatorMetrics } from "./metrics.ts";
 import { InventoryController } from "./inventory.ts";
-import { collectIfOrphaned, unexplained, type ClaimView } from "./orphans.ts";
+import {
+  collectIfOrphaned,
+  confirmOrphanedClaim,
+  orphanedClaims,
+  pendingJobMachines,
+  remoteTargetKey,
+  unexplained,
+  unexplainedRemote,
+  type ClaimView,
+} from "./orphans.ts";
 import { POOL, PoolReconciler } from "./pool/reconcile.ts";
 import type { PoolObject } from "./pool/types.ts";
 import { manualPower, type PowerControl } from "./provision/power.ts";
@@ -62,6 +78,7 @@ export class PoolController {
   private readonly workflows: Informer<Workflow>[] = [];
   private readonly others: Informer<KubeObject>[] = [];
   private readonly machineDeployments: Informer<KubeObject>[] = [];
+  private readonly bmcJobs: Informer<BmcJob>[] = [];
   private readonly reconciler: PoolReconciler;
   private readonly inventory: InventoryController;
   private readonly vouch: VouchController | undefined;
@@ -72,6 +89,16 @@ export class PoolController {
   private readonly onError: (err: unknown) => void;
   private readonly client: KubeClient;
   private readonly events: EventRecorder;
+  private readonly targets: TargetClusters;
+  /**
+   * Remote clusters (kubeconfig Secret and namespace) pools put MachineDeployments in, with the pool last seen
+   * there and the UIDs of pools seen there: swept for orphans while the Secret exists, also after the pools
+   * are gone (finalizer force-removed). Kept in memory: a restart forgets a cluster no live pool uses.
+   */
+  private readonly remoteTargets = new Map<
+    string,
+    { pool: PoolObject; spec: BaremetalPoolSpec; uids: Set<string> }
+  >();
   /** Optional kinds the API server serves and whose informers run. */
   private readonly served = new Set<ResourceType>();
   private readonly reportedMissing = new Set<ResourceType>();
@@ -101,6 +128,7 @@ export class PoolController {
     const events = new EventRecorder(opts.kc, "metalpool-operator");
     this.events = events;
     const targets = new TargetClusters(opts.kc, opts.secretPolicy);
+    this.targets = targets;
     this.inventory = new InventoryController({
       client,
       hardware: mergeInformers(this.hardware),
@@ -153,16 +181,30 @@ export class PoolController {
               md.metadata.labels?.[LABEL.poolUID] !== poolUID,
           )
           .map((md) => md.metadata.labels?.[LABEL.hardware] ?? ""),
+      busyBmcMachines: (namespace) =>
+        pendingJobMachines(
+          this.bmcJobs.flatMap((i) => i.list()),
+          namespace,
+        ),
     });
     for (const inf of this.pools) {
-      inf.on("add", (p) => this.queue.add(keyOf(p)));
-      inf.on("update", (p) => this.queue.add(keyOf(p)));
+      inf.on("add", (p) => {
+        this.rememberRemoteTarget(p);
+        this.queue.add(keyOf(p));
+      });
+      inf.on("update", (p) => {
+        this.rememberRemoteTarget(p);
+        this.queue.add(keyOf(p));
+      });
       inf.on("delete", (p) => opts.metrics.forgetPool(p.metadata.namespace ?? "", p.metadata.name ?? ""));
     }
     for (const inf of this.hardware) this.pokeOnChange(inf);
     for (const inf of this.workflows) this.pokeOnChange(inf);
     // Only the leader knows its members' phases; a standby exporting a fleet too would count servers twice.
-    opts.metrics.watchFleet(() => (this.active ? this.hardware.flatMap((i) => i.list()) : undefined));
+    opts.metrics.watchFleet(
+      () => (this.active ? this.hardware.flatMap((i) => i.list()) : undefined),
+      (uid) => this.pools.some((i) => i.list().some((p) => p.metadata.uid === uid)),
+    );
   }
 
   /** Anything about servers in a namespace may matter to every pool there (a freed server ends a shortage). */
@@ -193,7 +235,9 @@ export class PoolController {
         inf.on("add", pokeOwner).on("update", pokeOwner).on("delete", pokeOwner);
       } else this.pokeOnChange(inf);
     }
-    (type === MACHINE_DEPLOYMENT ? this.machineDeployments : this.others).push(...made);
+    if (type === MACHINE_DEPLOYMENT) this.machineDeployments.push(...made);
+    else if (type === BMC_JOB) this.bmcJobs.push(...(made as unknown as Informer<BmcJob>[]));
+    else this.others.push(...made);
     await Promise.all(made.map((i) => i.start()));
     this.served.add(type);
     for (const inf of this.pools) for (const p of inf.list()) this.queue.add(keyOf(p));
@@ -232,6 +276,7 @@ export class PoolController {
       ...this.workflows,
       ...this.others,
       ...this.machineDeployments,
+      ...this.bmcJobs,
     ] as Informer<KubeObject>[];
   }
 
@@ -282,7 +327,7 @@ export class PoolController {
     sweep();
   }
 
-  /** Deletes Workflows and MachineDeployments (this cluster's) that no live claim explains; see orphans.ts. */
+  /** Deletes Workflows, bmc Jobs and MachineDeployments that no live claim explains; see orphans.ts. */
   async collectOrphans(): Promise<number> {
     const uids = new Set(this.pools.flatMap((i) => i.list().map((p) => p.metadata.uid ?? "")));
     const hardware = mergeInformers(this.hardware);
@@ -301,24 +346,130 @@ export class PoolController {
         this.machineDeployments.flatMap((i) => i.list()),
         view,
       ).map((o) => [MACHINE_DEPLOYMENT, o] as [ResourceType, KubeObject]),
+      ...unexplained(
+        this.bmcJobs.flatMap((i) => i.list()),
+        view,
+      ).map((o) => [BMC_JOB, o] as [ResourceType, KubeObject]),
     ];
     for (const [type, o] of candidates) {
       if (!this.active) break;
       if (await collectIfOrphaned(client, type, o)) {
         collected += 1;
-        this.opts.log.info(
-          {
-            kind: type.kind,
-            namespace: o.metadata.namespace,
-            name: o.metadata.name,
-            pool: o.metadata.labels?.[LABEL.pool],
-            hardware: o.metadata.labels?.[LABEL.hardware],
-          },
-          "deleted an object no live claim explains",
+        this.logCollected(type, o);
+      }
+    }
+    collected += await this.collectRemote(client, view, uids);
+    await this.reportOrphanedClaims(client, view);
+    return collected;
+  }
+
+  /**
+   * MachineDeployments in other clusters (spec.template.cluster.kubeconfigSecretRef) that no live claim
+   * explains: every remote cluster a live pool uses, and every one a pool used since this replica started.
+   */
+  private async collectRemote(client: KubeClient, view: ClaimView, live: Set<string>): Promise<number> {
+    this.rememberRemoteTargets();
+    let collected = 0;
+    for (const [key, entry] of this.remoteTargets) {
+      if (!this.active) break;
+      const inUse = [...entry.uids].some((uid) => live.has(uid));
+      try {
+        collected += await this.sweepRemote(client, view, key, entry, new Set([...entry.uids, ...live]));
+      } catch (err) {
+        // Unreachable or its Secret gone: a live pool says so in its status; a dead pool's cluster is let go.
+        if (!inUse) this.remoteTargets.delete(key);
+        this.opts.log.warn(
+          { target: key, err: err instanceof Error ? err.message : String(err), forgotten: !inUse },
+          "could not look for orphaned MachineDeployments in a remote cluster",
         );
       }
     }
     return collected;
+  }
+
+  private rememberRemoteTargets(): void {
+    for (const pool of this.pools.flatMap((i) => i.list())) this.rememberRemoteTarget(pool);
+  }
+
+  /** Called for every pool the informers show, so a pool deleted between two sweeps is remembered too. */
+  private rememberRemoteTarget(pool: PoolObject): void {
+    const parsed = baremetalPoolSpecSchema.safeParse(pool.spec);
+    const key = parsed.success ? remoteTargetKey(pool, parsed.data) : undefined;
+    if (!parsed.success || !key) return;
+    const entry = this.remoteTargets.get(key) ?? { pool, spec: parsed.data, uids: new Set<string>() };
+    entry.pool = pool;
+    entry.spec = parsed.data;
+    entry.uids.add(pool.metadata.uid ?? "");
+    this.remoteTargets.set(key, entry);
+  }
+
+  private async sweepRemote(
+    client: KubeClient,
+    view: ClaimView,
+    key: string,
+    entry: { pool: PoolObject; spec: BaremetalPoolSpec },
+    ours: ReadonlySet<string>,
+  ): Promise<number> {
+    const target = await this.targets.resolve(entry.pool, entry.spec);
+    const mds = await target.client.list<KubeObject>(MACHINE_DEPLOYMENT, target.namespace, {
+      labelSelector: LABEL.poolUID,
+    });
+    let collected = 0;
+    for (const md of unexplainedRemote(mds.items, view, ours)) {
+      if (!this.active) break;
+      if (await collectIfOrphaned(client, MACHINE_DEPLOYMENT, md, target.client)) {
+        collected += 1;
+        this.logCollected(MACHINE_DEPLOYMENT, md, key);
+      }
+    }
+    return collected;
+  }
+
+  private logCollected(type: ResourceType, o: KubeObject, cluster?: string): void {
+    this.opts.log.info(
+      {
+        kind: type.kind,
+        ...(cluster ? { cluster } : {}),
+        namespace: o.metadata.namespace,
+        name: o.metadata.name,
+        pool: o.metadata.labels?.[LABEL.pool],
+        hardware: o.metadata.labels?.[LABEL.hardware],
+      },
+      "deleted an object no live claim explains",
+    );
+  }
+
+  /** Orphaned claims told once per server and claim (a Warning Event on the Hardware and a log line). */
+  private readonly toldOrphanedClaims = new Set<string>();
+
+  /**
+   * Hardware still claimed by a pool that no longer exists is not released or wiped here (its disk is in an
+   * unknown state) and no pool claims it; a person is told, on the Hardware, how to let it go.
+   */
+  private async reportOrphanedClaims(client: KubeClient, view: ClaimView): Promise<void> {
+    for (const hw of orphanedClaims(
+      this.hardware.flatMap((i) => i.list()),
+      view,
+    )) {
+      if (!this.active) return;
+      const told = `${hw.metadata.uid}|${hw.metadata.labels?.[LABEL.poolUID]}`;
+      if (this.toldOrphanedClaims.has(told)) continue;
+      const fresh = await confirmOrphanedClaim(client, hw);
+      if (!fresh) continue;
+      this.toldOrphanedClaims.add(told);
+      const pool = `${fresh.metadata.labels?.[LABEL.pool] ?? "?"} (uid ${fresh.metadata.labels?.[LABEL.poolUID]})`;
+      const message = `claimed by pool ${pool}, which no longer exists; no pool will claim it until a person releases it: kubectl label hardware -n ${fresh.metadata.namespace} ${fresh.metadata.name} ${LABEL.poolUID}- ${LABEL.pool}- (its disk may hold that pool's data; add ${LABEL.quarantined}=true instead to keep it out of service)`;
+      this.opts.log.warn(
+        { namespace: fresh.metadata.namespace, hardware: fresh.metadata.name, pool },
+        "Hardware claimed by a pool that no longer exists; left for a person",
+      );
+      void this.events.record(
+        { ...fresh, apiVersion: "tinkerbell.org/v1alpha1", kind: "Hardware" },
+        "Warning",
+        "OrphanedClaim",
+        message,
+      );
+    }
   }
 
   /** Stops acting (lost leadership or shutting down); waits for in-flight reconciles to finish. */

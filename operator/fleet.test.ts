@@ -41,6 +41,10 @@ describe("hardwareState", () => {
       "quarantined",
     );
     expect(hardwareState(server("a", { [LABEL.quarantined]: "true" }), undefined)).toBe("quarantined");
+    // A claim whose pool is gone (finalizer force-removed) is shown as such, whatever the last phase was.
+    const gone = (uid: string): boolean => uid !== "uid";
+    expect(hardwareState(server("a", claimed), "Ready", gone)).toBe("orphaned-claim");
+    expect(hardwareState(server("a", claimed), "Ready", () => true)).toBe("claimed");
     const discovered = { [LABEL.discovered]: "true" };
     expect(hardwareState(server("a", { ...discovered, [LABEL.approval]: "pending" }), undefined)).toBe(
       "discovered-pending",

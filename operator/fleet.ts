@@ -17,6 +17,11 @@ export const hardwareStates = [
   /** Claimed and not in service yet: waiting, provisioning, or failed and waiting for a retry. */
   "provisioning",
   "quarantined",
+  /**
+   * Still labelled as claimed by a pool that no longer exists (its finalizer was force-removed): what is on
+   * its disk is not known, so no pool claims it until a person releases it (see README, Safety).
+   */
+  "orphaned-claim",
   /** Created by discovery and counted against its pending cap, waiting for a person's approval. */
   "discovered-pending",
   /** Created by discovery, not approved, and not pending either (e.g. the approval label was removed). */
@@ -26,11 +31,19 @@ export type HardwareState = (typeof hardwareStates)[number];
 
 const NOT_IN_SERVICE_YET: ReadonlySet<MemberPhase> = new Set(["Claimed", "Provisioning", "Failed"]);
 
-/** `phase`: the server's member phase in the pool that claims it, when a pass has seen it. */
-export function hardwareState(hw: Hardware, phase: MemberPhase | undefined): HardwareState {
+/**
+ * `phase`: the server's member phase in the pool that claims it, when a pass has seen it; `poolExists`: whether
+ * a pool with that UID exists (left out, every claim counts as a live one).
+ */
+export function hardwareState(
+  hw: Hardware,
+  phase: MemberPhase | undefined,
+  poolExists?: (uid: string) => boolean,
+): HardwareState {
   const labels = hw.metadata.labels ?? {};
+  const claim = labels[LABEL.poolUID];
   if (labels[LABEL.quarantined] === "true") return "quarantined";
-  if (labels[LABEL.poolUID]) return phase && NOT_IN_SERVICE_YET.has(phase) ? "provisioning" : "claimed";
+  if (claim) return claimedState(claim, phase, poolExists);
   if (labels[LABEL.discovered] === "true" && labels[LABEL.approved] !== "true")
     return labels[LABEL.approval] === "pending" ? "discovered-pending" : "unapproved";
   return availabilityGaps(hw).length === 0 && provisionabilityGaps(hw).length === 0
@@ -38,10 +51,20 @@ export function hardwareState(hw: Hardware, phase: MemberPhase | undefined): Har
     : "free-unprovisionable";
 }
 
+function claimedState(
+  claim: string,
+  phase: MemberPhase | undefined,
+  poolExists: ((uid: string) => boolean) | undefined,
+): HardwareState {
+  if (poolExists && !poolExists(claim)) return "orphaned-claim";
+  return phase && NOT_IN_SERVICE_YET.has(phase) ? "provisioning" : "claimed";
+}
+
 /** Hardware count per namespace and state; every state of a namespace that has Hardware is present. */
 export function fleetCounts(
   hardware: Iterable<Hardware>,
   phaseOf: (hw: Hardware) => MemberPhase | undefined,
+  poolExists?: (uid: string) => boolean,
 ): Map<string, Map<HardwareState, number>> {
   const counts = new Map<string, Map<HardwareState, number>>();
   for (const hw of hardware) {
@@ -51,7 +74,7 @@ export function fleetCounts(
       states = new Map(hardwareStates.map((s) => [s, 0]));
       counts.set(ns, states);
     }
-    const state = hardwareState(hw, phaseOf(hw));
+    const state = hardwareState(hw, phaseOf(hw), poolExists);
     states.set(state, (states.get(state) ?? 0) + 1);
   }
   return counts;

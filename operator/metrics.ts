@@ -166,6 +166,8 @@ export class OperatorMetrics {
   private readonly memory = new Map<string, Map<string, MemberMemory>>();
   /** Where the fleet gauge gets its Hardware; undefined (not leading) exports no fleet series. */
   private fleetSource: (() => Iterable<Hardware> | undefined) | undefined;
+  /** Whether a pool UID names a live pool, for the fleet gauge's orphaned claims. */
+  private poolExists: ((uid: string) => boolean) | undefined;
   /** Reports how long requests waited for the client-side request limit (--kube-api-qps). */
   watchRequestLimit(bucket: { waitedSeconds: number }): void {
     let reported = 0;
@@ -186,6 +188,7 @@ export class OperatorMetrics {
       for (const result of BMC_RESULTS) this.bmcRequests.inc({ operation, result }, 0);
     const memberPhase = (hw: Hardware): MemberPhase | undefined => this.memberPhase(hw);
     const source = (): Iterable<Hardware> | undefined => this.fleetSource?.();
+    const poolExists = (uid: string): boolean => this.poolExists?.(uid) ?? true;
     new Gauge({
       name: "metalpool_hardware",
       help: "Hardware by state, per namespace (exported by the leader; states add up to the namespace's Hardware).",
@@ -195,15 +198,16 @@ export class OperatorMetrics {
         this.reset();
         const hardware = source();
         if (!hardware) return;
-        for (const [namespace, states] of fleetCounts(hardware, memberPhase))
+        for (const [namespace, states] of fleetCounts(hardware, memberPhase, poolExists))
           for (const [state, n] of states) this.set({ namespace, state }, n);
       },
     });
   }
 
   /** The Hardware the fleet gauge counts, asked at every scrape; undefined while not leading. */
-  watchFleet(source: () => Iterable<Hardware> | undefined): void {
+  watchFleet(source: () => Iterable<Hardware> | undefined, poolExists?: (uid: string) => boolean): void {
     this.fleetSource = source;
+    this.poolExists = poolExists;
   }
 
   observeBmc(operation: BmcOperation, result: BmcResult, seconds: number): void {

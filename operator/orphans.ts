@@ -1,13 +1,14 @@
 /**
- * Collecting what no live claim explains. A Workflow or MachineDeployment metalpool made carries its pool's
- * UID and its Hardware's name; it is explained only while that pool exists and that Hardware is claimed by
- * it. Anything else (a person deleted the claimed Hardware, removed its claim mid-wipe, or force-removed a
+ * Collecting what no live claim explains. A Workflow, bmc Job or MachineDeployment metalpool made carries its
+ * pool's UID and its Hardware's name; it is explained only while that pool exists and that Hardware is
+ * claimed by it. Anything else (a person deleted the claimed Hardware, removed its claim mid-wipe, or force-removed a
  * pool's finalizer) could later boot, provision or wipe a server that is free or another pool's, so it is
  * deleted. The caches pick candidates; each is confirmed on fresh reads and deleted with a uid precondition.
  */
-import { POOL } from "../lib/api/baremetalpool.ts";
+import { POOL, type BaremetalPoolSpec } from "../lib/api/baremetalpool.ts";
 import { ANNOTATION, LABEL } from "../lib/api/labels.ts";
-import { HARDWARE } from "../lib/api/tinkerbell.ts";
+import { HARDWARE, type BmcJob } from "../lib/api/tinkerbell.ts";
+import { jobOutcome } from "../lib/bmc/power-job.ts";
 import { isNotFound, type KubeClient, type KubeObject, type ResourceType } from "../lib/kube/rest.ts";
 
 /** Who an object metalpool made belongs to, from its labels; undefined when it is not ours. */
@@ -45,11 +46,76 @@ export function unexplained<T extends KubeObject>(objects: readonly T[], view: C
   });
 }
 
-/** Confirms on fresh reads that nothing explains `o`, then deletes exactly that object; true when deleted. */
+/**
+ * Pure: a remote cluster's MachineDeployments to collect. Only pool UIDs this operator knows as its own
+ * (`ours`: live pools, and pools it saw point at that cluster) are judged, so a MachineDeployment another
+ * management cluster's metalpool made in a shared cluster is never touched.
+ */
+export function unexplainedRemote<T extends KubeObject>(
+  objects: readonly T[],
+  view: ClaimView,
+  ours: ReadonlySet<string>,
+): T[] {
+  return unexplained(objects, view).filter((o) => ours.has(ownershipOf(o)?.poolUID ?? ""));
+}
+
+/** Where a pool puts its MachineDeployments when that is another cluster: one key per Secret and namespace. */
+export function remoteTargetKey(pool: KubeObject, spec: BaremetalPoolSpec): string | undefined {
+  const ref = spec.template.cluster.kubeconfigSecretRef;
+  if (!ref) return undefined;
+  const poolNs = pool.metadata.namespace ?? "default";
+  return `${ref.namespace ?? poolNs}/${ref.name}/${ref.key}|${spec.template.cluster.namespace ?? poolNs}`;
+}
+
+/**
+ * Pure: Hardware still labelled as claimed by a pool the cached view does not know (candidates, to be
+ * confirmed). Nothing is released or wiped automatically: what is on the disk is not known, and the label
+ * keeps every other pool away until a person decides (see README, Safety).
+ */
+export function orphanedClaims<T extends KubeObject>(hardware: readonly T[], view: ClaimView): T[] {
+  return hardware.filter((hw) => {
+    const uid = hw.metadata.labels?.[LABEL.poolUID];
+    return Boolean(uid) && !view.poolExists(uid ?? "");
+  });
+}
+
+/** Confirms on fresh reads that `hw` is still claimed by a pool UID no pool has; the fresh Hardware, or undefined. */
+export async function confirmOrphanedClaim<T extends KubeObject>(
+  client: KubeClient,
+  hw: T,
+): Promise<T | undefined> {
+  const fresh = await client.getOrNull<T>(HARDWARE, hw.metadata.namespace, hw.metadata.name ?? "");
+  const uid = fresh?.metadata.labels?.[LABEL.poolUID];
+  if (!fresh || !uid) return undefined;
+  const poolNamespace = fresh.metadata.annotations?.[ANNOTATION.poolNamespace] ?? fresh.metadata.namespace;
+  const poolName = fresh.metadata.labels?.[LABEL.pool];
+  const pool = poolName ? await client.getOrNull(POOL, poolNamespace, poolName) : null;
+  return pool?.metadata.uid === uid ? undefined : fresh;
+}
+
+/**
+ * Pure: the bmc Machines (by name) in `namespace` that a bmc Job rufio has not finished yet will act on,
+ * whoever made it. A server behind one of them is not claimed: the Job could power-cycle it mid-provisioning.
+ * (metalpool's own power-off Jobs finish before the claim is dropped; a pending one left by quarantine or
+ * by a power-off given up is collected once no claim explains it.)
+ */
+export function pendingJobMachines(jobs: readonly BmcJob[], namespace: string): string[] {
+  return jobs
+    .filter((j) => j.spec?.machineRef?.name && jobOutcome(j).state === "pending")
+    .filter((j) => (j.spec.machineRef.namespace || j.metadata.namespace) === namespace)
+    .map((j) => j.spec.machineRef.name);
+}
+
+/**
+ * Confirms on fresh reads (pool and Hardware, through `client`) that nothing explains `o`, then deletes
+ * exactly that object through `where` (another cluster's client for a remote MachineDeployment); true when
+ * deleted.
+ */
 export async function collectIfOrphaned(
   client: KubeClient,
   type: ResourceType,
   o: KubeObject,
+  where: KubeClient = client,
 ): Promise<boolean> {
   const own = ownershipOf(o);
   if (!own) return false;
@@ -59,7 +125,7 @@ export async function collectIfOrphaned(
     if (hw?.metadata.labels?.[LABEL.poolUID] === own.poolUID) return false;
   }
   try {
-    await client.delete(type, o.metadata.namespace, o.metadata.name ?? "", {
+    await where.delete(type, o.metadata.namespace, o.metadata.name ?? "", {
       ...(o.metadata.uid ? { uid: o.metadata.uid } : {}),
     });
   } catch (err) {

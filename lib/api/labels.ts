@@ -18,7 +18,7 @@ export const LABEL = {
    * once the operator approved it because a BMC the cluster knows reports its MAC or UUID.
    */
   approval: "metalpool.io/approval",
-  /** On MachineDeployments and Workflows: which Hardware they are for. */
+  /** On MachineDeployments, Workflows and bmc Jobs: which Hardware they are for. */
   hardware: "metalpool.io/hardware",
   /** On Workflows: the provisioning attempt (1, 2, …) or "wipe". */
   attempt: "metalpool.io/attempt",
@@ -73,6 +73,11 @@ export const ANNOTATION = {
   powerFailedAt: "metalpool.io/power-failed-at",
   /** On a releasing Hardware: when metalpool asked its BMC to power it off (recorded before asking). */
   powerOffRequested: "metalpool.io/power-off-requested",
+  /**
+   * On a releasing Hardware: when the power-off was seen done (Redfish at once; a rufio Job once Completed).
+   * The claim is dropped only after this, so a power-off Job never runs on a server that is free by then.
+   */
+  poweredOff: "metalpool.io/powered-off",
   /** On a releasing Hardware: power-off requests that failed, and when the last one did. */
   powerOffFailures: "metalpool.io/power-off-failures",
   powerOffFailedAt: "metalpool.io/power-off-failed-at",

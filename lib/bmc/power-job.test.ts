@@ -33,6 +33,24 @@ describe("bmc Jobs", () => {
     });
   });
 
+  it("carry the claim they were made under (pool UID and name) and the Hardware, for the orphan collector", () => {
+    const claimed: Hardware = {
+      ...legacy,
+      metadata: {
+        ...legacy.metadata,
+        labels: { "metalpool.io/pool-uid": "u-1", "metalpool.io/pool": "p", other: "x" },
+      },
+    };
+    const labels = {
+      "metalpool.io/pool-uid": "u-1",
+      "metalpool.io/pool": "p",
+      "metalpool.io/hardware": "n1",
+    };
+    expect(netbootJob(claimed, "wf-1").metadata.labels).toEqual(labels);
+    expect(powerOffJob(claimed, "off-1").metadata.labels).toEqual(labels);
+    expect(powerOffJob(legacy, "off-1").metadata.labels).toEqual({ "metalpool.io/hardware": "n1" });
+  });
+
   it("refuse Hardware without a bmc Machine", () => {
     expect(() => netbootJob({ metadata: { name: "x", namespace: "dc" }, spec: {} }, "k")).toThrow(
       "Hardware dc/x has no spec.bmcRef; the bmc Job path needs a bmc Machine",

@@ -29,12 +29,21 @@ function machineOf(hw: Hardware): string {
   return name;
 }
 
+/**
+ * A Job names its server and, when the Hardware is claimed, the claim it was made for (the pool's UID and
+ * name, as on Workflows): the orphan collector deletes a Job no live claim explains, so a power request
+ * never outlives the claim it was made under and reaches a server that is free or another pool's.
+ */
 function job(hw: Hardware, name: string, tasks: BmcJob["spec"]["tasks"]): BmcJob {
   const namespace = hw.metadata.namespace ?? "default";
+  const poolUID = hw.metadata.labels?.[LABEL.poolUID];
+  const pool = hw.metadata.labels?.[LABEL.pool];
+  const claim: Record<string, string> =
+    poolUID && pool ? { [LABEL.poolUID]: poolUID, [LABEL.pool]: pool } : {};
   return {
     apiVersion: "bmc.tinkerbell.org/v1alpha1",
     kind: "Job",
-    metadata: { name, namespace, labels: { [LABEL.hardware]: hw.metadata.name ?? "" } },
+    metadata: { name, namespace, labels: { [LABEL.hardware]: hw.metadata.name ?? "", ...claim } },
     spec: { machineRef: { name: machineOf(hw), namespace }, tasks },
   };
 }

@@ -422,20 +422,36 @@ async function powerIntoPxe(ctx: ApplyContext, m: MemberView, wfName: string): P
   }
 }
 
-/** Powers a released server off: held and marked for release, intent recorded first, failures counted. */
+/**
+ * Powers a released server off: held and marked for release, intent recorded first, failures counted. A
+ * request that has not run yet (a rufio Job waiting) is asked about again on later passes (the same key
+ * finds the same Job) and the claim is kept until it ran: the release drops the claim only once the
+ * power-off is recorded done, so a power-off Job never runs on a server that is free or another pool's by
+ * then. One that does not run within attemptTimeout counts as a failed request.
+ */
 async function powerOff(ctx: ApplyContext, m: MemberView): Promise<void> {
   assertLeading(ctx);
-  const marked = await updateClaimed(ctx.d.client, m.hw, ctx.ref, (hw) => {
-    requireReleasing(hw);
-    hw.metadata.annotations = {
-      ...hw.metadata.annotations,
-      [ANNOTATION.powerOffRequested]: ctx.d.now().toISOString(),
-    };
-  });
+  const asked = m.hw.metadata.annotations?.[ANNOTATION.powerOffRequested];
+  const marked = asked
+    ? await assertHeld(ctx, m, true) // re-asking creates the Job again if it is gone: held first
+    : await updateClaimed(ctx.d.client, m.hw, ctx.ref, (hw) => {
+        requireReleasing(hw);
+        hw.metadata.annotations = {
+          ...hw.metadata.annotations,
+          [ANNOTATION.powerOffRequested]: ctx.d.now().toISOString(),
+        };
+      });
   ctx.d.hardware.upsertLocal(marked);
   assertLeading(ctx);
   try {
-    await ctx.d.power(ctx.spec.provisioning.power).powerOff(marked, claimKey("poweroff", m));
+    const progress = await ctx.d.power(ctx.spec.provisioning.power).powerOff(marked, claimKey("poweroff", m));
+    if (progress === "pending") {
+      const since = Date.parse(marked.metadata.annotations?.[ANNOTATION.powerOffRequested] ?? "");
+      const timeout = ctx.spec.provisioning.attemptTimeout;
+      if (ctx.d.now().getTime() - since > parseDuration(timeout))
+        throw new Error(`the BMC did not power Hardware ${name(m)} off within ${timeout}`);
+      return;
+    }
   } catch (err) {
     const failures = (Number(m.hw.metadata.annotations?.[ANNOTATION.powerOffFailures] ?? 0) || 0) + 1;
     ctx.d.hardware.upsertLocal(
@@ -455,11 +471,22 @@ async function powerOff(ctx: ApplyContext, m: MemberView): Promise<void> {
     );
     throw err;
   }
+  ctx.d.hardware.upsertLocal(
+    await updateClaimed(ctx.d.client, marked, ctx.ref, (hw) => {
+      requireReleasing(hw);
+      hw.metadata.annotations = {
+        ...hw.metadata.annotations,
+        [ANNOTATION.poweredOff]: ctx.d.now().toISOString(),
+      };
+    }),
+  );
 }
 
 /**
  * Takes a server out of service: its objects are deleted, it is powered off where a BMC can (best effort,
  * while still held), the claim dropped and the reason recorded. Its disk is not wiped: a person looks first.
+ * A power-off Job rufio has not run when the claim drops is collected as an orphan (it could otherwise power
+ * the server off after a person returned it to service), and until then no pool claims the server.
  */
 async function quarantineMember(ctx: ApplyContext, m: MemberView, reason: string): Promise<void> {
   await deleteMachineDeployment(ctx, m);

@@ -31,6 +31,8 @@ export interface ReconcilerDeps {
   leading?: () => boolean;
   /** Hardware (by name, in a namespace) that MachineDeployments of pools other than `poolUID` name. */
   machineDeploymentHardware?: (namespace: string, poolUID: string) => Iterable<string>;
+  /** bmc Machines (by name) in a namespace that a bmc Job rufio has not finished yet will act on. */
+  busyBmcMachines?: (namespace: string) => Iterable<string>;
   /** Why a pool with this spec cannot act here (a kind the cluster does not serve), or undefined. */
   unavailable?: (spec: BaremetalPoolSpec) => string | undefined;
   /** Member actions applied at once within one pass. */

@@ -104,6 +104,7 @@ function dropClaim(hw: Hardware): void {
     ANNOTATION.powerOffRequested,
     ANNOTATION.powerOffFailures,
     ANNOTATION.powerOffFailedAt,
+    ANNOTATION.poweredOff,
   ])
     delete annotations[k];
   hw.metadata.annotations = annotations;

@@ -110,7 +110,8 @@ const FINISHED = new Set(["SUCCESS", "FAILED", "TIMEOUT"]);
 
 /**
  * Hardware another provisioner still acts on: an unfinished Workflow names it (an orphan, or someone
- * else's), or a MachineDeployment of another pool does. None of it may be claimed, whatever its labels say.
+ * else's), a MachineDeployment of another pool does, or a bmc Job rufio has not run yet will power its BMC.
+ * None of it may be claimed, whatever its labels say.
  */
 function inUse(d: ReconcilerDeps, ref: PoolRef): Set<string> {
   const busy = new Set(d.machineDeploymentHardware?.(ref.namespace, ref.uid) ?? []);
@@ -119,7 +120,18 @@ function inUse(d: ReconcilerDeps, ref: PoolRef): Set<string> {
     const state = workflowState(wf);
     if (!state || !FINISHED.has(state)) busy.add(wf.spec.hardwareRef);
   }
+  for (const name of behindBusyBmc(d, ref.namespace)) busy.add(name);
   return busy;
+}
+
+/** Hardware (by name) whose bmc Machine a bmc Job rufio has not finished yet will act on. */
+function behindBusyBmc(d: ReconcilerDeps, namespace: string): string[] {
+  const machines = new Set(d.busyBmcMachines?.(namespace) ?? []);
+  if (!machines.size) return [];
+  return d.hardware
+    .list()
+    .filter((hw) => hw.metadata.namespace === namespace && machines.has(hw.spec.bmcRef?.name ?? ""))
+    .map((hw) => hw.metadata.name ?? "");
 }
 
 export function look(

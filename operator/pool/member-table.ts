@@ -313,9 +313,13 @@ function poweringOff(m: MemberView, c: MemberContext): Decision {
   const failures = Number(annotations[ANNOTATION.powerOffFailures] ?? 0) || 0;
   const done =
     c.view.spec.provisioning.power === "Manual" ||
-    Boolean(annotations[ANNOTATION.powerOffRequested]) ||
+    Boolean(annotations[ANNOTATION.poweredOff]) ||
     failures >= MAX_POWER_OFF_FAILURES;
   if (done) return { actions: [{ kind: "release", member: m }] };
+  // Asked, not yet seen done (a rufio Job waiting for rufio): the claim stays until it ran, so the Job can
+  // never power off a server that is free or another pool's by then. Asking again only reads the Job.
+  if (annotations[ANNOTATION.powerOffRequested])
+    return { actions: [{ kind: "powerOff", member: m }, poll(m, c, "BMC power-off not done yet")] };
   if (failures > 0) {
     const due =
       (time(annotations[ANNOTATION.powerOffFailedAt]) ?? c.now) + c.view.retryBackoffMs * 2 ** (failures - 1);

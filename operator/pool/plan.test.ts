@@ -337,10 +337,27 @@ describe("the member table, deprovisioning", () => {
       ["powerOff:a"],
     ],
     [
-      "and once powered off, the release",
+      "a power-off asked for but not seen done yet (a rufio Job waiting) keeps the claim and looks again",
       [
         {
           hw: server("a", { annotations: { ...releasing, [ANNOTATION.powerOffRequested]: iso(T0) } }),
+          wipe: workflow("a", 0, "SUCCESS", { purpose: "wipe" }),
+        },
+      ],
+      T0,
+      ["powerOff:a"],
+    ],
+    [
+      "and once powered off, the release",
+      [
+        {
+          hw: server("a", {
+            annotations: {
+              ...releasing,
+              [ANNOTATION.powerOffRequested]: iso(T0),
+              [ANNOTATION.poweredOff]: iso(T0),
+            },
+          }),
           wipe: workflow("a", 0, "SUCCESS", { purpose: "wipe" }),
         },
       ],

@@ -11,13 +11,18 @@ import { outcomeResult, timedBmcRequest, type BmcObserver, type BmcOperation } f
 import type { PowerControl } from "./power.ts";
 
 export function powerControl(path: PowerPath, observe?: BmcObserver): PowerControl {
-  const act = async (operation: BmcOperation, request: () => Promise<PowerOutcome>): Promise<void> => {
+  const act = async (
+    operation: BmcOperation,
+    request: () => Promise<PowerOutcome>,
+  ): Promise<"pending" | undefined> => {
     const result = await timedBmcRequest(operation, observe, request, outcomeResult);
     if (result.state === "failed") throw new Error(result.detail);
+    return result.state === "pending" ? "pending" : undefined;
   };
   return {
-    netbootOnce: (hardware, operationKey) =>
-      act("netboot", () => path.pxeBootOnce({ hardware, operationKey })),
+    netbootOnce: async (hardware, operationKey) => {
+      await act("netboot", () => path.pxeBootOnce({ hardware, operationKey }));
+    },
     powerOff: (hardware, operationKey) => act("power-off", () => path.powerOff({ hardware, operationKey })),
   };
 }
