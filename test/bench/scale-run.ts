@@ -465,13 +465,14 @@ export async function runScale(opts: RunOptions): Promise<RunResult> {
       kubeconfig: cp.kubeconfigPath,
       namespace: "bench",
       identity: "bench",
+      built: true,
       extraArgs: [...PRODUCTION_FLAGS, ...opts.operatorArgs],
       ...(opts.operatorNodeOptions ? { wrapper: ["env", `NODE_OPTIONS=${opts.operatorNodeOptions}`] } : {}),
     });
     cleanup.push(() => op.stop());
     await op.logged("became leader", "identity");
     const pids: Pids = {
-      operator: findDescendant(op.child.pid ?? 0, "operator/main.ts") ?? 0,
+      operator: findDescendant(op.child.pid ?? 0, "operator/main.js") ?? 0,
       apiserver,
       etcd,
     };
