@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
-import { packageVersion, registerStandardMetrics } from "./metrics.ts";
+import { EVENT_LOOP_MONITORING_MS, packageVersion, registerStandardMetrics } from "./metrics.ts";
 
 const repoVersion = (
   JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
@@ -25,6 +25,18 @@ describe("registerStandardMetrics", () => {
       expect(text).toMatch(new RegExp(`^${name}[ {]`, "m"));
     expect(text).not.toMatch(/^metalpool_\w*process_/m);
     expect(text).toContain(`metalpool_build_info{version="${repoVersion}"} 1`);
+  });
+
+  it("still sees a stalled event loop with its coarser (cheaper) sampling period", async () => {
+    const registry = new Registry();
+    registerStandardMetrics(registry);
+    // Let the monitor take a few samples, then block the loop well past the sampling period.
+    await new Promise((r) => setTimeout(r, 3 * EVENT_LOOP_MONITORING_MS));
+    const until = performance.now() + 400;
+    while (performance.now() < until);
+    await new Promise((r) => setTimeout(r, 2 * EVENT_LOOP_MONITORING_MS));
+    const max = /^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(await registry.metrics())?.[1];
+    expect(Number(max)).toBeGreaterThan(0.25);
   });
 
   it("takes the version it is given", async () => {

@@ -4,7 +4,7 @@
  * by two workers at once (the queue guarantees it), errors retry with per-key backoff, a requested requeue
  * replaces the backoff, success forgets it.
  */
-import type { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "../lib/kube/kubeconfig.ts";
 import { ANNOTATION, LABEL } from "../lib/api/labels.ts";
 import { MACHINE_DEPLOYMENT } from "../lib/api/machine-controller.ts";
 import {

@@ -3,7 +3,7 @@
  * goes through the Workflow's bootOptions (tink-controller makes the Job); the driver here covers
  * machine-controller's Workflows, which have none.
  */
-import type { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "../lib/kube/kubeconfig.ts";
 import { KubeClient } from "../lib/kube/rest.ts";
 import type { Logger } from "../lib/log.ts";
 import type { SecretPolicy } from "../lib/kube/secret-policy.ts";

@@ -3,7 +3,7 @@
  * kubeconfig Secret names. Clients are cached per Secret version, so a rotated kubeconfig takes effect.
  */
 import { SECRET } from "../lib/api/core.ts";
-import type { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "../lib/kube/kubeconfig.ts";
 import type { BaremetalPoolSpec } from "../lib/api/baremetalpool.ts";
 import { kubeConfigFromString } from "../lib/kube/config.ts";
 import { KubeClient, isNotFound, type KubeObject } from "../lib/kube/rest.ts";

@@ -2,17 +2,16 @@
  * What every request to a kubeconfig's API server needs: one keep-alive connection pool, and the current
  * credentials as headers.
  *
- * client-node's RequestContext builds a new undici Agent (TLS options from the kubeconfig) for each request,
- * which opens a new connection every time: hundreds of sockets under load and most of the operator's memory.
- * So the first Agent is kept and shared by every client of the kubeconfig; it carries only the TLS identity,
- * which is fixed per kubeconfig.
+ * metalpool's own kubeconfig (kubeconfig.ts) gives its TLS identity once and its credentials on demand (a
+ * token file or an exec plugin is asked again only when due), so one undici Agent serves every request.
  *
- * Credentials can rotate (token files, exec plugins), so they are asked for again, but at most once a second:
- * each time client-node also builds that Agent and may read certificate files, which at hundreds of requests
- * a second was a large share of the client's CPU and garbage. A rotated token is in use within the second.
+ * A client-node KubeConfig (the tests build those) is served through client-node, loaded only then: its
+ * RequestContext builds a new undici Agent for each request, so the first one is kept and shared, and the
+ * credentials are asked for at most once a second (each time client-node also builds that Agent and may
+ * read certificate files). A rotated token is in use within the second.
  */
-import { HttpMethod, RequestContext, type KubeConfig } from "@kubernetes/client-node";
-import type { Dispatcher } from "undici";
+import { Agent, type Dispatcher } from "undici";
+import { ClusterConfig, type KubeConfig } from "./kubeconfig.ts";
 
 export const CREDENTIALS_TTL_MS = 1000;
 
@@ -25,11 +24,35 @@ interface Connection {
 
 const connections = new WeakMap<KubeConfig, Map<string, Connection>>();
 
+/** One Agent per TLS identity: an exec plugin that hands out a new client certificate gets a new pool. */
+const agents = new WeakMap<ClusterConfig, Map<string, Agent>>();
+
+function agentFor(kc: ClusterConfig, clientCertificate: { cert: string; key: string } | undefined): Agent {
+  let byIdentity = agents.get(kc);
+  if (!byIdentity) {
+    byIdentity = new Map();
+    agents.set(kc, byIdentity);
+  }
+  const identity = clientCertificate?.cert ?? "";
+  let agent = byIdentity.get(identity);
+  if (!agent) {
+    for (const old of byIdentity.values()) void old.close();
+    byIdentity.clear();
+    agent = new Agent({ connect: { ...kc.tls, ...clientCertificate }, keepAliveTimeout: 30_000 });
+    byIdentity.set(identity, agent);
+  }
+  return agent;
+}
+
 export async function connectionFor(
   kc: KubeConfig,
   server: string,
   now: () => number = () => performance.now(),
 ): Promise<{ headers: Record<string, string>; dispatcher: Dispatcher | undefined }> {
+  if (kc instanceof ClusterConfig) {
+    const credentials = await kc.credentials();
+    return { headers: credentials.headers, dispatcher: agentFor(kc, credentials.clientCertificate) };
+  }
   let byServer = connections.get(kc);
   if (!byServer) {
     byServer = new Map();
@@ -44,6 +67,7 @@ export async function connectionFor(
   if (!conn.headers || now() - conn.at > CREDENTIALS_TTL_MS) {
     // One refresh at a time; requests arriving meanwhile wait for it.
     conn.refreshing ??= (async () => {
+      const { HttpMethod, RequestContext } = await import("@kubernetes/client-node");
       const ctx = new RequestContext(server, HttpMethod.GET);
       await kc.applySecurityAuthentication(ctx);
       conn.headers = { ...ctx.getHeaders() };

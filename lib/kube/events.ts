@@ -11,7 +11,7 @@
  * thousands.
  */
 import { createHash } from "node:crypto";
-import type { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "./kubeconfig.ts";
 import { KubeClient, isAlreadyExists, type KubeObject, type ResourceType } from "./rest.ts";
 
 const EVENT: ResourceType = { group: "", version: "v1", plural: "events", kind: "Event", namespaced: true };

@@ -5,8 +5,15 @@
  * the difference), watches end server-side after a jittered timeout, and a periodic resync re-delivers
  * every cached object so missed work is retried.
  */
-import { Watch, type KubeConfig } from "@kubernetes/client-node";
-import { KubeClient, apiVersionOf, resourcePath, type KubeObject, type ResourceType } from "./rest.ts";
+import {
+  KubeApiError,
+  KubeClient,
+  apiVersionOf,
+  resourcePath,
+  type KubeObject,
+  type ResourceType,
+} from "./rest.ts";
+import type { KubeConfig } from "./kubeconfig.ts";
 
 export type InformerEvent = "add" | "update" | "delete";
 export type Handler<T> = (obj: T, old?: T) => void;
@@ -50,7 +57,6 @@ export class Informer<T extends KubeObject> {
   private readonly tombstones = new Map<string, number>();
   private readonly handlers: Record<InformerEvent, Handler<T>[]> = { add: [], update: [], delete: [] };
   private readonly client: KubeClient;
-  private readonly watcher: Watch;
   private resourceVersion = "";
   private synced = false;
   private stopped = true;
@@ -64,7 +70,6 @@ export class Informer<T extends KubeObject> {
     this.type = type;
     this.opts = opts;
     this.client = new KubeClient(kc);
-    this.watcher = new Watch(kc);
     this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
   }
 
@@ -195,49 +200,34 @@ export class Informer<T extends KubeObject> {
   }
 
   /** One watch request; resolves when it ends, saying whether to re-list. */
-  private watchOnce(): Promise<"ended" | "gone" | "error"> {
-    return new Promise((resolve) => {
-      let gone = false;
-      const timeoutSeconds = this.opts.watchTimeoutSeconds ?? 240 + Math.floor(Math.random() * 120);
-      const path = resourcePath(this.type, this.opts.namespace);
-      const onEvent = (type: string, obj: T | { code?: number }): void => {
-        if (type === "ERROR") {
-          gone = (obj as { code?: number }).code === 410;
-          return;
-        }
-        this.apply(type, obj as T);
-      };
-      this.watcher
-        .watch(
-          path,
-          {
-            resourceVersion: this.resourceVersion,
-            allowWatchBookmarks: true,
-            timeoutSeconds,
-            labelSelector: this.opts.labelSelector,
-          },
-          onEvent,
-          (err: unknown) => {
-            if (gone || (err as { statusCode?: number } | null)?.statusCode === 410) resolve("gone");
-            // client-node aborts a watch that was silent for 30 s; that is a normal end, not a failure.
-            else if (err instanceof Error && err.name === "TimeoutError") resolve("ended");
-            else if (err && !this.stopped) {
-              this.opts.onError?.(err);
-              resolve("error");
-            } else resolve("ended");
-          },
-        )
-        .then(
-          (controller: AbortController) => {
-            this.abort = controller;
-            if (this.stopped) controller.abort();
-          },
-          (err: unknown) => {
-            this.opts.onError?.(err);
-            resolve("error");
-          },
-        );
-    });
+  private async watchOnce(): Promise<"ended" | "gone" | "error"> {
+    let gone = false;
+    const timeoutSeconds = this.opts.watchTimeoutSeconds ?? 240 + Math.floor(Math.random() * 120);
+    const controller = new AbortController();
+    this.abort = controller;
+    if (this.stopped) return "ended";
+    try {
+      await this.client.watch(
+        resourcePath(this.type, this.opts.namespace),
+        {
+          resourceVersion: this.resourceVersion,
+          allowWatchBookmarks: true,
+          timeoutSeconds,
+          labelSelector: this.opts.labelSelector,
+        },
+        (type, obj) => {
+          if (type === "ERROR") gone ||= (obj as { code?: number } | null)?.code === 410;
+          else if (!gone) this.apply(type, obj as T);
+        },
+        controller.signal,
+      );
+      return gone ? "gone" : "ended";
+    } catch (err) {
+      if (gone || (err instanceof KubeApiError && err.code === 410)) return "gone";
+      if (this.stopped) return "ended";
+      this.opts.onError?.(err);
+      return "error";
+    }
   }
 
   private apply(type: string, obj: T): void {

@@ -4,9 +4,9 @@
  * client is clearer and makes every request's content type explicit (client-node's generic patch defaults
  * to strategic merge, which CRDs reject).
  */
-import type { KubeConfig } from "@kubernetes/client-node";
 import { fetch } from "undici";
 import { connectionFor } from "./connection.ts";
+import type { KubeConfig } from "./kubeconfig.ts";
 import { TokenBucket } from "./rate-limit.ts";
 import { RequestScope } from "./request-scope.ts";
 
@@ -87,6 +87,19 @@ function apiError(
     // not a Status object; keep the raw text
   }
   return new KubeApiError(code, reason, `${method} ${path}: ${code} ${message}`);
+}
+
+/** The non-empty lines of a byte stream (a watch sends one JSON event per line). */
+async function* lines(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let pending = "";
+  for await (const chunk of body) {
+    pending += decoder.decode(chunk, { stream: true });
+    const parts = pending.split("\n");
+    pending = parts.pop() ?? "";
+    for (const part of parts) if (part.trim()) yield part;
+  }
+  if (pending.trim()) yield pending;
 }
 
 export const isAborted = (err: unknown): boolean => err instanceof KubeApiError && err.reason === "Aborted";
@@ -200,6 +213,51 @@ export class KubeClient {
       }
       if (status >= 300) throw apiError(method, path, status, statusText, text);
       return (text ? JSON.parse(text) : undefined) as T;
+    } finally {
+      scope.done();
+    }
+  }
+
+  /**
+   * One watch request: streams the API server's events to `onEvent` until the server ends the watch
+   * (its timeoutSeconds), `signal` aborts, or the connection fails; resolves on a normal end. An error
+   * status (410 Gone for a compacted resourceVersion, 403, …) rejects as a KubeApiError; ERROR events are
+   * passed on. Watches take no part in the request limit (they are long-lived), and a client-side deadline
+   * of the server's timeout plus a minute ends one whose connection went silently dead.
+   */
+  async watch(
+    path: string,
+    query: NonNullable<RequestOptions["query"]> & { timeoutSeconds: number },
+    onEvent: (type: string, object: unknown) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const cluster = this.kc.getCurrentCluster();
+    if (!cluster) throw new Error("no current cluster in kubeconfig");
+    const url = new URL(cluster.server.replace(/\/$/, "") + path);
+    for (const [k, v] of Object.entries({ ...query, watch: true }))
+      if (v !== undefined) url.searchParams.set(k, String(v));
+    const scope = new RequestScope([signal, ...(this.signal ? [this.signal] : [])]);
+    try {
+      const connection = await connectionFor(this.kc, cluster.server);
+      scope.startTimeout((query.timeoutSeconds + 60) * 1000);
+      const res = await fetch(url, {
+        headers: { ...connection.headers, accept: "application/json" },
+        dispatcher: connection.dispatcher,
+        signal: scope.signal,
+      });
+      if (res.status >= 300) throw apiError("WATCH", path, res.status, res.statusText, await res.text());
+      if (!res.body) return;
+      for await (const line of lines(res.body)) {
+        const event = JSON.parse(line) as { type?: string; object?: unknown };
+        if (event.type) onEvent(event.type, event.object);
+      }
+    } catch (err) {
+      // Ended by us (stopping, or the deadline of a dead connection): a normal end.
+      if (scope.cancelledBy() || scope.timedOutAfter) return;
+      if (err instanceof KubeApiError) throw err;
+      const why =
+        err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+      throw new KubeApiError(0, "Unreachable", `WATCH ${url.host}${path}: ${why}`);
     } finally {
       scope.done();
     }

@@ -34,6 +34,8 @@ const NAMESPACE: ResourceType = {
 
 export interface RunOptions {
   members: number;
+  /** Hardware in the namespace (at least `members`); the rest match no pool, as in a shared inventory. */
+  hardware: number;
   /** Hardware created serially and again at concurrency 16 to measure the raw create rate. */
   rawCount: number;
   idleSeconds: number;
@@ -89,6 +91,7 @@ export interface MemoryMiB {
 
 export interface RunResult {
   members: number;
+  hardware: number;
   /** NODE_OPTIONS the operator ran with ("" for none). */
   operatorNodeOptions: string;
   raw: {
@@ -103,7 +106,15 @@ export interface RunResult {
   up: PhaseResult;
   down: PhaseResult;
   loop: { seconds: number; writesPerSecond: number; operatorWritesPerSecond: number; ratioToRaw: number };
-  idle: { seconds: number; operatorCpuPercent: number; writes: PhaseWrites };
+  /** Steady state after scale-up: measured once the operator has written nothing for a while (settle). */
+  idle: {
+    settleSeconds: number;
+    seconds: number;
+    operatorCpuPercent: number;
+    writes: PhaseWrites;
+    /** RSS at the start and end of the idle window (creep). */
+    rssMiB: { start: number; end: number };
+  };
   operatorRssMiB: { empty: number; peak: number; afterUp: number; idleEnd: number; end: number };
   /** V8 heap and external memory, from the operator's own metrics. */
   operatorMemoryMiB: { empty: MemoryMiB; idleEnd: MemoryMiB };
@@ -149,12 +160,12 @@ export function attribute(counts: RequestCounts): PhaseWrites {
 }
 
 /** A Hardware as an inventory would hold it; index i gives a unique MAC and address. */
-export function benchHardware(namespace: string, name: string, i: number): Hardware {
+export function benchHardware(namespace: string, name: string, i: number, cls = "bench"): Hardware {
   const b = [(i >> 16) & 255, (i >> 8) & 255, i & 255];
   return {
     apiVersion: "tinkerbell.org/v1alpha1",
     kind: "Hardware",
-    metadata: { name, namespace, labels: { class: "bench", "metalpool.io/rack": `r${i % 40}` } },
+    metadata: { name, namespace, labels: { class: cls, "metalpool.io/rack": `r${i % 40}` } },
     spec: {
       disks: [{ device: "/dev/sda" }],
       interfaces: [
@@ -194,15 +205,40 @@ async function createHardware(
   prefix: string,
   count: number,
   concurrency: number,
+  { first = 0, cls = "bench" }: { first?: number; cls?: string } = {},
 ): Promise<number> {
   const start = performance.now();
-  await forEachBounded(count, concurrency, (i) =>
-    client.create(HARDWARE, benchHardware(namespace, `${prefix}-${String(i).padStart(5, "0")}`, i)),
-  );
+  await forEachBounded(count, concurrency, (j) => {
+    const i = first + j;
+    return client.create(
+      HARDWARE,
+      benchHardware(namespace, `${prefix}-${String(i).padStart(5, "0")}`, i, cls),
+    );
+  });
   return count / ((performance.now() - start) / 1000);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Waits until the operator has written nothing but Events and Leases for `quietSeconds` (what a finished
+ * scale-up leaves behind: paced status writes, folded Events), at most `maxSeconds`; returns the wait.
+ * Idle is measured after this, so it shows the steady state rather than the tail of the last phase.
+ */
+async function settle(cp: ControlPlane, quietSeconds: number, maxSeconds: number): Promise<number> {
+  const start = performance.now();
+  let last = attribute((await scrapeRequests(cp)).counts).operator;
+  let quietSince = performance.now();
+  while ((performance.now() - start) / 1000 < maxSeconds) {
+    await sleep(1000);
+    const now = attribute((await scrapeRequests(cp)).counts).operator;
+    if (now !== last) {
+      last = now;
+      quietSince = performance.now();
+    } else if ((performance.now() - quietSince) / 1000 >= quietSeconds) break;
+  }
+  return round((performance.now() - start) / 1000, 1);
+}
 
 /** Watches one pool; `until` resolves when its cached status satisfies `ok`. */
 class PoolWatch {
@@ -294,7 +330,7 @@ const throttled = (op: OperatorProcess): Promise<number> =>
 const reconcileCount = (op: OperatorProcess): Promise<number> =>
   operatorMetric(op, 'metalpool_reconcile_total{result="success"}');
 const metricMiB = async (op: OperatorProcess, series: string): Promise<number> =>
-  round((await operatorMetric(op, `metalpool_operator_nodejs_${series}`)) / 2 ** 20, 1);
+  round((await operatorMetric(op, `nodejs_${series}`)) / 2 ** 20, 1);
 /** Where the operator's memory is, by V8's and Node's account (RSS also holds code, stacks, malloc'd memory). */
 async function memoryMiB(op: OperatorProcess): Promise<MemoryMiB> {
   return {
@@ -400,6 +436,11 @@ export async function runScale(opts: RunOptions): Promise<RunResult> {
     await client.create(NAMESPACE, { metadata: { name: "bench" } });
     opts.log(`  creating ${n} Hardware`);
     await createHardware(client, "bench", "server", n, 16);
+    const others = Math.max(0, opts.hardware - n);
+    if (others) {
+      opts.log(`  creating ${others} Hardware no pool selects`);
+      await createHardware(client, "bench", "other", others, 16, { first: n, cls: "other" });
+    }
     await client.create(
       POOL,
       poolObject("bench", "pool", {
@@ -424,13 +465,14 @@ export async function runScale(opts: RunOptions): Promise<RunResult> {
       kubeconfig: cp.kubeconfigPath,
       namespace: "bench",
       identity: "bench",
+      built: true,
       extraArgs: [...PRODUCTION_FLAGS, ...opts.operatorArgs],
       ...(opts.operatorNodeOptions ? { wrapper: ["env", `NODE_OPTIONS=${opts.operatorNodeOptions}`] } : {}),
     });
     cleanup.push(() => op.stop());
     await op.logged("became leader", "identity");
     const pids: Pids = {
-      operator: findDescendant(op.child.pid ?? 0, "operator/main.ts") ?? 0,
+      operator: findDescendant(op.child.pid ?? 0, "operator/main.js") ?? 0,
       apiserver,
       etcd,
     };
@@ -456,15 +498,19 @@ export async function runScale(opts: RunOptions): Promise<RunResult> {
     const afterUp = rss.sample();
     opts.log(`  up in ${up.seconds} s; idle ${opts.idleSeconds} s`);
 
+    const settleSeconds = await settle(cp, 10, 180);
     const idleBefore = (await scrapeRequests(cp)).counts;
     const idleCpu0 = cpuSeconds(pids.operator);
+    const idleStart = rss.sample();
     await sleep(opts.idleSeconds * 1000);
-    const idle = {
-      seconds: opts.idleSeconds,
-      operatorCpuPercent: round(((cpuSeconds(pids.operator) - idleCpu0) / opts.idleSeconds) * 100),
-      writes: attribute(countsSince((await scrapeRequests(cp)).counts, idleBefore)),
-    };
     const idleEnd = rss.sample();
+    const idle = {
+      settleSeconds,
+      seconds: opts.idleSeconds,
+      operatorCpuPercent: round(((cpuSeconds(pids.operator) - idleCpu0) / opts.idleSeconds) * 100, 2),
+      writes: attribute(countsSince((await scrapeRequests(cp)).counts, idleBefore)),
+      rssMiB: { start: round(idleStart / 2 ** 20, 1), end: round(idleEnd / 2 ** 20, 1) },
+    };
     const idleEndMemory = await memoryMiB(op);
 
     opts.log(`  scale-down ${n} → 0 (wipe ${opts.wipeMode})`);
@@ -489,6 +535,7 @@ export async function runScale(opts: RunOptions): Promise<RunResult> {
     const mib = (b: number): number => round(b / 2 ** 20, 1);
     return {
       members: n,
+      hardware: Math.max(n, opts.hardware),
       operatorNodeOptions: opts.operatorNodeOptions ?? "",
       raw,
       up,

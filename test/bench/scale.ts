@@ -14,6 +14,7 @@ import { runScale, type RunResult } from "./scale-run.ts";
 const { values } = parseArgs({
   options: {
     members: { type: "string", default: "1000" },
+    hardware: { type: "string", default: "10000" },
     out: { type: "string" },
     "raw-count": { type: "string", default: "1000" },
     "idle-seconds": { type: "string", default: "60" },
@@ -21,7 +22,8 @@ const { values } = parseArgs({
     "simulator-concurrency": { type: "string", default: "16" },
     "phase-timeout-seconds": { type: "string", default: "900" },
     "operator-arg": { type: "string", multiple: true, default: [] },
-    "operator-node-options": { type: "string" },
+    // The chart's default (values.yaml operator.nodeOptions): the heap a Pod with its memory limit gets.
+    "operator-node-options": { type: "string", default: "--max-old-space-size=192 --max-semi-space-size=16" },
   },
 });
 
@@ -84,7 +86,10 @@ const ROWS: [string, (r: RunResult) => string | number][] = [
     (r) =>
       `${r.operatorMemoryMiB.idleEnd.heapUsed} / ${r.operatorMemoryMiB.idleEnd.heapTotal} / ${r.operatorMemoryMiB.idleEnd.external}`,
   ],
+  ["Hardware in the namespace", (r) => r.hardware],
+  ["idle: settle s before measuring", (r) => r.idle.settleSeconds],
   ["idle operator CPU %", (r) => r.idle.operatorCpuPercent],
+  ["idle operator RSS MiB, start → end", (r) => `${r.idle.rssMiB.start} → ${r.idle.rssMiB.end}`],
   [
     "idle writes: operator / Events / Leases",
     (r) => `${r.idle.writes.operator} / ${r.idle.writes.events} / ${r.idle.writes.leases}`,
@@ -104,6 +109,7 @@ for (const n of members) {
   results.push(
     await runScale({
       members: n,
+      hardware: positiveInt("hardware", values.hardware ?? ""),
       rawCount: positiveInt("raw-count", values["raw-count"] ?? ""),
       idleSeconds: positiveInt("idle-seconds", values["idle-seconds"] ?? ""),
       wipeMode,

@@ -14,6 +14,8 @@ export function startOperator(opts: {
   extraArgs?: string[];
   /** A command the program runs under, e.g. `env FAKETIME=+30s LD_PRELOAD=…` for a skewed clock. */
   wrapper?: string[];
+  /** Runs dist/operator/main.js, as the image does (for measurements; from source otherwise). */
+  built?: boolean;
 }): OperatorProcess {
   const proc = startProgram(
     "operator",
@@ -38,7 +40,7 @@ export function startOperator(opts: {
       "debug",
       ...(opts.extraArgs ?? []),
     ],
-    opts.wrapper ? { wrapper: opts.wrapper } : {},
+    { ...(opts.wrapper ? { wrapper: opts.wrapper } : {}), ...(opts.built ? { built: true } : {}) },
   );
   return Object.assign(proc, {
     identity: opts.identity,

@@ -1,4 +1,7 @@
-/** Runs one of our programs (operator or discovery) from source as a child process, with its log kept aside. */
+/**
+ * Runs one of our programs (operator or discovery) as a child process, with its log kept aside: from source
+ * by default, or as built (dist/, what the image runs; `npm run build` first) where its footprint is measured.
+ */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -17,13 +20,15 @@ export interface ProgramProcess extends ManagedProcess {
 export function startProgram(
   program: "operator" | "discovery",
   args: string[],
-  opts: { wrapper?: string[] } = {},
+  opts: { wrapper?: string[]; built?: boolean } = {},
 ): ProgramProcess {
   const logFile = join(
     mkdtempSync(join(tmpdir(), `metalpool-${program === "operator" ? "op" : "disc"}-`)),
     `${program}.log`,
   );
-  const command = [...(opts.wrapper ?? []), process.execPath, join(REPO_DIR, `${program}/main.ts`), ...args];
+  const main = opts.built ? join(REPO_DIR, "dist", program, "main.js") : join(REPO_DIR, program, "main.ts");
+  if (!existsSync(main)) throw new Error(`${main} not found (run npm run build first)`);
+  const command = [...(opts.wrapper ?? []), process.execPath, main, ...args];
   const proc = startProcess(program, command[0] as string, command.slice(1), { logFile });
   const stopProcess = proc.stop.bind(proc);
   const lines = (): string[] => (existsSync(logFile) ? readFileSync(logFile, "utf8").split("\n") : []);

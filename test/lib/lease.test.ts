@@ -5,7 +5,7 @@
 import { CoreV1Api } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
 import { LeaderElector, type LeaderElectionOptions } from "../../lib/kube/lease.ts";
-import { KubeClient, isAborted } from "../../lib/kube/rest.ts";
+import { KubeClient, isAborted, isConflict, type KubeObject } from "../../lib/kube/rest.ts";
 import { createNamespace, testKubeConfig } from "../harness/kube.ts";
 import { waitFor } from "../harness/ports.ts";
 import { StallProxy } from "../harness/stall-proxy.ts";
@@ -125,5 +125,39 @@ describe("leader election", () => {
     proxy.resume();
     await waitFor("b renews after the stall", async () => (await renewTime(ns)).startsWith("b@"), 10_000);
     expect(a.log.filter((e) => e.what === "started")).toHaveLength(1);
+  });
+
+  it("renews without reading, yet a leader whose Lease another writer took stops leading and does not overwrite it", async () => {
+    const ns = await createNamespace(core, "lease-taken");
+    const a = replica(ns, "a");
+    a.elector.start();
+    await waitFor("a leads", () => Promise.resolve(a.elector.isLeader()), 10_000);
+    // Another writer (a person, a replica with its own view) takes the Lease between two renewals.
+    const client = new KubeClient(kc);
+    const path = `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/lock`;
+    await waitFor(
+      "the Lease taken",
+      async () => {
+        const lease = await client.request<KubeObject & { spec: Record<string, unknown> }>("GET", path);
+        lease.spec = {
+          ...lease.spec,
+          holderIdentity: "intruder",
+          renewTime: new Date().toISOString().replace("Z", "000Z"),
+        };
+        try {
+          await client.request("PUT", path, lease);
+          return true;
+        } catch (err) {
+          if (isConflict(err)) return false; // a renewed in between; try again on the new version
+          throw err;
+        }
+      },
+      10_000,
+    );
+    const takenAt = performance.now();
+    await waitFor("a stops leading", () => Promise.resolve(!a.elector.isLeader()), 10_000);
+    expect(a.log.map((e) => e.what)).toEqual(["started", "stopped"]);
+    // Its optimistic renewal met a newer version: it looked again and left the record to its new holder.
+    if (performance.now() - takenAt < LEASE_MS - 500) expect(await renewTime(ns)).toMatch(/^intruder@/);
   });
 });
