@@ -16,5 +16,25 @@ export default tseslint.config(
       "max-depth": ["warn", 3],
     },
   },
+  {
+    // The programs never load client-node (86 MB resident for what lib/kube does itself; README design
+    // notes); types only. Tests use it freely.
+    files: ["lib/**/*.ts", "operator/**/*.ts", "discovery/**/*.ts"],
+    ignores: ["**/*.test.ts"],
+    rules: {
+      "@typescript-eslint/no-restricted-imports": [
+        "error",
+        {
+          paths: [
+            {
+              name: "@kubernetes/client-node",
+              message: "the programs do not load client-node (README design notes); use lib/kube",
+              allowTypeImports: true,
+            },
+          ],
+        },
+      ],
+    },
+  },
   { files: ["**/*.js"], ...tseslint.configs.disableTypeChecked },
 );
