@@ -34,6 +34,8 @@ const NAMESPACE: ResourceType = {
 
 export interface RunOptions {
   members: number;
+  /** Runs dist/operator/main.js as the image does (the benchmark); from source otherwise (the CI smoke run). */
+  built: boolean;
   /** Hardware in the namespace (at least `members`); the rest match no pool, as in a shared inventory. */
   hardware: number;
   /** Hardware created serially and again at concurrency 16 to measure the raw create rate. */
@@ -76,6 +78,8 @@ export interface PhaseResult {
   eventsPerMember: number;
   cpuSeconds: { operator: number; apiserver: number; etcd: number; bench: number };
   reconciles: number;
+  /** Time spent in reconcile passes (their durations summed; passes of one pool never overlap). */
+  reconcileSeconds: number;
   /** Time the operator's requests waited for its client-side limit (--kube-api-qps). */
   throttledSeconds: number;
 }
@@ -325,6 +329,19 @@ async function operatorMetric(op: OperatorProcess, series: string): Promise<numb
   return Number(line?.split(" ").at(-1) ?? 0);
 }
 
+/** The sum of every series of one metric family's samples named `name` (e.g. a histogram's _sum). */
+async function operatorMetricSum(op: OperatorProcess, name: string): Promise<number> {
+  let url = opsUrls.get(op);
+  if (!url) opsUrls.set(op, (url = op.opsUrl()));
+  const text = await (await fetch(`${await url}/metrics`)).text();
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
+    .reduce((sum, l) => sum + Number(l.split(" ").at(-1) ?? 0), 0);
+}
+const reconcileSeconds = (op: OperatorProcess): Promise<number> =>
+  operatorMetricSum(op, "metalpool_reconcile_duration_seconds_sum");
+
 const throttled = (op: OperatorProcess): Promise<number> =>
   operatorMetric(op, "metalpool_kube_client_throttled_seconds_total");
 const reconcileCount = (op: OperatorProcess): Promise<number> =>
@@ -358,6 +375,7 @@ async function phase(
   const before = await scrapeRequests(cp);
   const cpu0 = cpuMark(pids);
   const rec0 = await reconcileCount(op);
+  const recSeconds0 = await reconcileSeconds(op);
   const throttled0 = await throttled(op);
   const start = performance.now();
   await client.patch(POOL, "bench", "pool", { spec: { replicas } }, "merge");
@@ -388,6 +406,7 @@ async function phase(
       bench: round(cpu1.bench - cpu0.bench),
     },
     reconciles: (await reconcileCount(op)) - rec0,
+    reconcileSeconds: round((await reconcileSeconds(op)) - recSeconds0),
     throttledSeconds: round((await throttled(op)) - throttled0),
   };
 }
@@ -465,14 +484,14 @@ export async function runScale(opts: RunOptions): Promise<RunResult> {
       kubeconfig: cp.kubeconfigPath,
       namespace: "bench",
       identity: "bench",
-      built: true,
+      built: opts.built,
       extraArgs: [...PRODUCTION_FLAGS, ...opts.operatorArgs],
       ...(opts.operatorNodeOptions ? { wrapper: ["env", `NODE_OPTIONS=${opts.operatorNodeOptions}`] } : {}),
     });
     cleanup.push(() => op.stop());
     await op.logged("became leader", "identity");
     const pids: Pids = {
-      operator: findDescendant(op.child.pid ?? 0, "operator/main.js") ?? 0,
+      operator: findDescendant(op.child.pid ?? 0, opts.built ? "operator/main.js" : "operator/main.ts") ?? 0,
       apiserver,
       etcd,
     };

@@ -67,6 +67,7 @@ const ROWS: [string, (r: RunResult) => string | number][] = [
       `${Math.round((r.up.cpuSeconds.operator / r.up.seconds) * 100)} / ${Math.round((r.down.cpuSeconds.operator / r.down.seconds) * 100)}`,
   ],
   ["reconcile passes, up / down", (r) => `${r.up.reconciles} / ${r.down.reconciles}`],
+  ["seconds in passes, up / down", (r) => `${r.up.reconcileSeconds} / ${r.down.reconcileSeconds}`],
   ["client-side throttling s, up / down", (r) => `${r.up.throttledSeconds} / ${r.down.throttledSeconds}`],
   [
     "CPU s up: operator / apiserver / etcd / bench",
@@ -109,6 +110,7 @@ for (const n of members) {
   results.push(
     await runScale({
       members: n,
+      built: true,
       hardware: positiveInt("hardware", values.hardware ?? ""),
       rawCount: positiveInt("raw-count", values["raw-count"] ?? ""),
       idleSeconds: positiveInt("idle-seconds", values["idle-seconds"] ?? ""),
