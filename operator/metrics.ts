@@ -20,6 +20,7 @@ import {
 } from "./member-transitions.ts";
 import { bmcOperations, type BmcOperation, type BmcResult } from "./provision/bmc-requests.ts";
 import type { ObservedPass } from "./pool/types.ts";
+import { POOL_EVENT_REASONS } from "./pool/deps.ts";
 
 const MINUTE = 60;
 const BMC_RESULTS: readonly BmcResult[] = [
@@ -273,6 +274,7 @@ export class OperatorMetrics {
       this.wipes.inc({ ...l, result }, 0);
     }
     for (const reason of ["attempts-exhausted", "wipe-failed"]) this.quarantines.inc({ ...l, reason }, 0);
+    for (const reason of POOL_EVENT_REASONS) this.events.inc({ ...l, reason }, 0);
     this.claimToReady.zero(l);
     for (const phase of timedPhases) this.phaseSeconds.zero({ ...l, phase });
     return new Map();
