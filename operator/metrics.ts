@@ -183,8 +183,13 @@ export class OperatorMetrics {
 
   constructor() {
     registerStandardMetrics(this.registry);
-    for (const operation of bmcOperations)
+    for (const operation of bmcOperations) {
       for (const result of BMC_RESULTS) this.bmcRequests.inc({ operation, result }, 0);
+      // The times of requests that went through (done, or a rufio Job made) from 0 too, so rate() sees
+      // the first (BMC requests are few); every result would be 13 × 14 series per operation, and failures
+      // are counted from 0 above.
+      for (const result of ["success", "pending"] as const) this.bmcSeconds.zero({ operation, result });
+    }
     const memberPhase = (hw: Hardware): MemberPhase | undefined => this.memberPhase(hw);
     const source = (): Iterable<Hardware> | undefined => this.fleetSource?.();
     new Gauge({
