@@ -82,16 +82,16 @@ export const PANEL_EXPECTATIONS: Record<string, Partial<Record<Scenario, Expecta
   "metalpool-pool/Pool events (per hour)": all(NZ),
   // BMC.
   "metalpool-bmc/Unreachable or timed out (1h)": { ...all(D), simulated: NZ },
-  "metalpool-bmc/Credentials or certificate refused (1h)": all(D),
-  "metalpool-bmc/Refused or failed by the BMC (1h)": all(D),
-  "metalpool-bmc/Not configured usably (1h)": all(D),
+  "metalpool-bmc/Credentials or certificate refused (1h)": { ...all(D), simulated: NZ },
+  "metalpool-bmc/Refused or failed by the BMC (1h)": { ...all(D), simulated: NZ },
+  "metalpool-bmc/Not configured usably (1h)": { ...all(D), simulated: NZ },
   "metalpool-bmc/Requests by operation and result (per hour)": all(NZ),
   "metalpool-bmc/Failure ratio by operation (5m window)": { ...all(D), simulated: NZ },
   // The simulated scenario's only BMC requests are one unreachable inventory read: a histogram series
   // whose first sample already holds it, which rate() cannot see.
   "metalpool-bmc/Request latency": { "operator-owned": NZ, "machine-controller": NZ },
   "metalpool-bmc/Failures by result (per hour)": { simulated: NZ },
-  "metalpool-bmc/Attempts failed on power or a missing BMC (per hour)": all(D),
+  "metalpool-bmc/Attempts failed on power or a missing BMC (per hour)": { ...all(D), simulated: NZ },
   "metalpool-bmc/Releases without a power-off (per hour)": all(D),
   // Discovery.
   "metalpool-discovery/DHCP packets": all(NZ),
