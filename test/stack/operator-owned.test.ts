@@ -19,6 +19,7 @@ import {
   type Hardware,
   type Workflow,
 } from "../../lib/api/tinkerbell.ts";
+import { LABEL } from "../../lib/api/labels.ts";
 import { Informer } from "../../lib/kube/informer.ts";
 import { POOL } from "../../operator/pool/reconcile.ts";
 import { IMAGES } from "../../operator/provision/template.ts";
@@ -175,7 +176,9 @@ describe.skipIf(unavailable)("an operator-owned pool on the real Tinkerbell stac
     expect(released.metadata.labels?.["metalpool.io/pool-uid"]).toBeUndefined();
     expect(await world.workflows()).toHaveLength(0);
     expect(lab.errors).toEqual([]);
+  }, 600_000);
 
+  it("an unknown server PXE-booting beside it becomes pending Hardware that nobody claims", async () => {
     // A server nobody typed PXE-boots on the provisioning network: smee stays silent, discovery makes
     // Hardware pending approval, and the operator counts it as awaiting approval (and claims nothing).
     unknownServer = startVm(lab.net, {
@@ -198,8 +201,11 @@ describe.skipIf(unavailable)("an operator-owned pool on the real Tinkerbell stac
     );
     await unknownServer.stopAndClean();
     unknownServer = undefined;
+    const found = await world.client.get<Hardware>(HARDWARE, ns, "discovered-525400e2e0f0");
+    expect(found.metadata.labels).toMatchObject({ [LABEL.discovered]: "true", [LABEL.approval]: "pending" });
+    expect(found.spec.interfaces?.[0]?.dhcp?.mac).toBe("52:54:00:e2:e0:f0");
     expect((await world.pool("p"))?.status?.members ?? []).toHaveLength(0);
-  }, 600_000);
+  }, 120_000);
 
   it("shows every dashboard panel this scenario should produce", async () => {
     if (!prom) throw new Error("no Prometheus");
