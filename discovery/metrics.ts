@@ -72,6 +72,11 @@ export class DiscoveryMetrics {
     registerStandardMetrics(this.registry);
     // Every reason is exported from the start, so rate() and alerts see a 0 before the first rejection.
     for (const reason of REJECT_REASONS) this.rejections.inc({ reason }, 0);
+    // And creations and every API call's histogram: the first create (or the first failed one) is then
+    // an increase too.
+    for (const approval of ["approved", "pending"]) this.created.inc({ approval }, 0);
+    for (const verb of ["create", "patch"])
+      for (const result of ["ok", "error"]) this.apiSeconds.zero({ verb, result });
   }
 
   /** Where the pending gauge reads its value when scraped. */

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 # The image build (buildah, mmdebstrap) and the single-node cluster (containerd, runc, CNI plugins, iptables and
 # conntrack for kube-proxy) come from Debian too.
-DEBIAN_PACKAGES=(etcd-server qemu-system-x86 ipxe-qemu ovmf iproute2 python3-venv prometheus openssl ca-certificates git faketime
+DEBIAN_PACKAGES=(etcd-server qemu-system-x86 ipxe-qemu ovmf iproute2 python3-venv openssl ca-certificates git faketime
   buildah mmdebstrap skopeo containerd runc containernetworking-plugins iptables conntrack libcap2-bin)
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do

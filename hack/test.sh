@@ -15,6 +15,9 @@ rc=0; bash "$HACK_DIR/ensure-cluster.sh" >/dev/null || rc=$?
 export METALPOOL_TINKERBELL="$(bash "$HACK_DIR/build-tinkerbell.sh")"
 export METALPOOL_MACHINE_CONTROLLER="$(bash "$HACK_DIR/build-machine-controller.sh")"
 export METALPOOL_KUBE_CONTROLLER_MANAGER="$(bash "$HACK_DIR/build-kube-controller-manager.sh")"
+# The pinned Prometheus and promtool (alert unit tests; the dashboards' queries, asked of a real Prometheus
+# scraping the scenarios of test/charts/observability.test.ts and test/stack).
+export METALPOOL_PROMETHEUS="$(bash "$HACK_DIR/build-prometheus.sh")"
 cd "$REPO_DIR"
 npm run --silent build
 npm run --silent typecheck

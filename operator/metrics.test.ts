@@ -107,6 +107,10 @@ describe("OperatorMetrics from pool passes", () => {
     expect(await m.registry.metrics()).toContain(
       'metalpool_provisioning_attempts_total{namespace="dc1",pool="web",result="failure",reason="power-failed"} 0',
     );
+    // The first quarantine must be an increase too (MetalpoolServersQuarantined: increase(…[1h]) > 0).
+    expect(await m.registry.metrics()).toContain(
+      'metalpool_pool_events_total{namespace="dc1",pool="web",reason="Quarantined"} 0',
+    );
     m.observePool({
       pool: p,
       members: [member("s1", "Ready", 1, "SUCCESS"), member("s2", "Failed", 1, "FAILED")],

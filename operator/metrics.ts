@@ -20,6 +20,7 @@ import {
 } from "./member-transitions.ts";
 import { bmcOperations, type BmcOperation, type BmcResult } from "./provision/bmc-requests.ts";
 import type { ObservedPass } from "./pool/types.ts";
+import { POOL_EVENT_REASONS } from "./pool/deps.ts";
 
 const MINUTE = 60;
 const BMC_RESULTS: readonly BmcResult[] = [
@@ -184,8 +185,13 @@ export class OperatorMetrics {
 
   constructor() {
     registerStandardMetrics(this.registry);
-    for (const operation of bmcOperations)
+    for (const operation of bmcOperations) {
       for (const result of BMC_RESULTS) this.bmcRequests.inc({ operation, result }, 0);
+      // The times of requests that went through (done, or a rufio Job made) from 0 too, so rate() sees
+      // the first (BMC requests are few); every result would be 13 × 14 series per operation, and failures
+      // are counted from 0 above.
+      for (const result of ["success", "pending"] as const) this.bmcSeconds.zero({ operation, result });
+    }
     const memberPhase = (hw: Hardware): MemberPhase | undefined => this.memberPhase(hw);
     const source = (): Iterable<Hardware> | undefined => this.fleetSource?.();
     const poolExists = (uid: string): boolean => this.poolExists?.(uid) ?? true;
@@ -277,6 +283,7 @@ export class OperatorMetrics {
       this.wipes.inc({ ...l, result }, 0);
     }
     for (const reason of ["attempts-exhausted", "wipe-failed"]) this.quarantines.inc({ ...l, reason }, 0);
+    for (const reason of POOL_EVENT_REASONS) this.events.inc({ ...l, reason }, 0);
     this.claimToReady.zero(l);
     for (const phase of timedPhases) this.phaseSeconds.zero({ ...l, phase });
     return new Map();

@@ -67,7 +67,9 @@ export const pool: DashboardSpec = {
           description: "How are provisioning times spread? A second band or a drift upwards is worth a look.",
           queries: [
             {
-              expr: `sum by (le) (increase(metalpool_provisioning_duration_seconds_bucket{${POOL}}[$__interval]))`,
+              // $__rate_interval, one scrape longer than a point's interval: windows of exactly $__interval
+              // (left-open in Prometheus 3) lose an observation that falls between two of them.
+              expr: `sum by (le) (increase(metalpool_provisioning_duration_seconds_bucket{${POOL}}[$__rate_interval]))`,
               legend: "{{le}}",
               format: "heatmap",
             },

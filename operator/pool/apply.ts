@@ -26,7 +26,7 @@ import {
   wipeTemplateName,
 } from "../provision/template.ts";
 import { buildWorkflow, type WorkflowPurpose } from "../provision/workflow.ts";
-import { errorText, type ReconcilerDeps, type TargetCluster } from "./deps.ts";
+import { errorText, type PoolEventReason, type ReconcilerDeps, type TargetCluster } from "./deps.ts";
 import {
   assertClaimed,
   disableNetboot,
@@ -181,7 +181,7 @@ const claimKey = (purpose: string, m: MemberView): string => {
 function event(
   ctx: ApplyContext,
   type: "Normal" | "Warning",
-  reason: string,
+  reason: PoolEventReason,
   message: string,
 ): Promise<void> {
   ctx.d.event(ctx.pool, type, reason, message);

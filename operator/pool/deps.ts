@@ -8,6 +8,19 @@ import type { Logger } from "../../lib/log.ts";
 import type { PowerControl } from "../provision/power.ts";
 import type { ObservedPass, PoolObject } from "./types.ts";
 
+/** Why a pool records an Event; each is also counted (metalpool_pool_events_total, from 0 for every pool). */
+export const POOL_EVENT_REASONS = [
+  "Claimed",
+  "Provisioning",
+  "ProvisioningFailed",
+  "MachineDeploymentCreated",
+  "Wiping",
+  "Released",
+  "PowerOffFailed",
+  "Quarantined",
+] as const;
+export type PoolEventReason = (typeof POOL_EVENT_REASONS)[number];
+
 export interface TargetCluster {
   client: KubeClient;
   namespace: string;
@@ -20,7 +33,7 @@ export interface ReconcilerDeps {
   /** The cluster and namespace where this pool's MachineDeployments live (throws when unreachable). */
   target(pool: PoolObject, spec: BaremetalPoolSpec): Promise<TargetCluster>;
   power(mode: BaremetalPoolSpec["provisioning"]["power"]): PowerControl;
-  event(pool: PoolObject, type: EventType, reason: string, message: string): void;
+  event(pool: PoolObject, type: EventType, reason: PoolEventReason, message: string): void;
   /** Told after every planned pass what became of each member, for metrics; must not throw. */
   observe?: (pass: ObservedPass) => void;
   now(): Date;

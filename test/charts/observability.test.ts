@@ -1,12 +1,12 @@
 /**
- * Alert rules and the Grafana dashboards shipped in the chart, checked with real Prometheus tools: promtool
- * unit-tests the alerts, and a real Prometheus scrapes a running operator through a scenario that produces
- * every kind of provisioning metric (a success, failures and a quarantine, a scale-down with wipe and
- * release, a BMC nobody answers), so every query of the operator's dashboards is proven to parse and to
- * find data, and the counters are checked against what happened.
+ * Alert rules and the Grafana dashboards shipped in the chart, checked with the pinned Prometheus
+ * (hack/build-prometheus.sh): promtool unit-tests the alerts, and a real Prometheus scrapes a running
+ * operator and metalpool-discovery through the SIMULATED scenario of test/harness/dashboards.ts, which
+ * produces what the real-stack scenarios (test/stack) cannot cheaply: failed attempts and a quarantine, a
+ * scale-down with wipe and release, a BMC nobody answers, DHCP the API server refuses to make Hardware of.
+ * The counters are checked against what happened, and every dashboard panel the scenario must show is.
  */
-import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,8 +16,11 @@ import { POOL } from "../../operator/pool/reconcile.ts";
 import { REPO_DIR } from "../harness/control-plane.ts";
 import { createNamespace, kubeconfigPath, testKubeConfig } from "../harness/kube.ts";
 import { startOperator, type OperatorProcess } from "../harness/operator.ts";
+import { checkScenario } from "../harness/dashboards.ts";
+import { startDiscovery, type DiscoveryProcess } from "../harness/discovery.ts";
 import { freePort, waitFor } from "../harness/ports.ts";
-import { startPrometheus, type Prometheus } from "../harness/prometheus.ts";
+import { promtool, startPrometheus, type Prometheus } from "../harness/prometheus.ts";
+import { pxeDiscover, send } from "../discovery/client.ts";
 import { WorkflowSimulator } from "../harness/workflow-simulator.ts";
 import { World, hardware, poolObject } from "../operator/fixtures.ts";
 
@@ -39,27 +42,29 @@ const ALERTS = [
 
 describe("alert rules", () => {
   it("pass promtool's checks and unit tests", () => {
-    expect(execFileSync("promtool", ["check", "rules", join(files, "alerts.yaml")], { encoding: "utf8" })).toContain(`SUCCESS: ${ALERTS.length} rules found`);
-    expect(execFileSync("promtool", ["test", "rules", join(REPO_DIR, "test/charts/alerts.promtool.yaml")], { encoding: "utf8" })).toContain("SUCCESS");
+    expect(promtool("check", "rules", join(files, "alerts.yaml"))).toContain(`SUCCESS: ${ALERTS.length} rules found`);
+    expect(promtool("test", "rules", join(REPO_DIR, "test/charts/alerts.promtool.yaml"))).toContain("SUCCESS");
   });
 });
 
-interface Panel {
-  title: string;
-  type: string;
-  targets?: { expr: string }[];
-}
-const dashboard = (uid: string): { panels: Panel[] } => JSON.parse(readFileSync(join(files, "dashboards", `${uid}.json`), "utf8")) as { panels: Panel[] };
-/** Dashboards about the operator (the discovery dashboard is about metalpool-discovery, not running here). */
-const OPERATOR_DASHBOARDS = ["metalpool-fleet", "metalpool-pool", "metalpool-bmc"];
-
-describe("a real Prometheus scraping the operator", () => {
+describe("a real Prometheus scraping the operator and discovery", () => {
   const kc = testKubeConfig();
   let ns = "";
   let world: World;
   let prom: Prometheus | undefined;
   let operator: OperatorProcess | undefined;
   let sim: WorkflowSimulator | undefined;
+  let discovery: DiscoveryProcess | undefined;
+  /** When Prometheus first had every target (Unix seconds): the dashboards' time range starts here. */
+  let scrapedFrom = 0;
+  /** BMCs that answer every request with this HTTP status. */
+  const answering: Server[] = [];
+  const bmcAnswering = async (status: number): Promise<string> => {
+    const server = createServer((_req, res) => res.writeHead(status).end());
+    answering.push(server);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  };
 
   const withRole = (name: string, role: string, annotations: Record<string, string> = {}): Hardware => {
     const hw = hardware(ns, name, { labels: { role } });
@@ -72,7 +77,7 @@ describe("a real Prometheus scraping the operator", () => {
     return p;
   };
   const value = async (expr: string): Promise<number | undefined> => {
-    const v = (await prom?.query(expr))?.data.result[0]?.value[1];
+    const v = (await prom?.query(expr))?.data?.result[0]?.value[1];
     return v === undefined ? undefined : Number(v);
   };
   const waitForValue = (expr: string, want: number): Promise<void> => waitFor(`${expr} == ${want}`, async () => (await value(expr)) === want, 60_000);
@@ -84,27 +89,48 @@ describe("a real Prometheus scraping the operator", () => {
     sim = new WorkflowSimulator(kc, ns, (wf) => (wf.spec.hardwareRef === "flaky-1" ? "fail" : "succeed"));
     sim.start();
     operator = startOperator({ kubeconfig: kubeconfigPath(), namespace: ns, identity: "prom", extraArgs: ["--allow-insecure-bmc", "true"] });
+    // Discovery whose Hardware goes to a namespace that does not exist: the API server refuses every create.
+    discovery = await startDiscovery(ns, {
+      namespace: `${ns}-missing`,
+      addresses: { range: "10.60.0.10-10.60.0.20", netmask: "255.255.255.0" },
+    });
     // Scraping from before the first claim, so every counter's rise is seen.
-    prom = await startPrometheus([new URL(await operator.opsUrl()).host], [join(files, "alerts.yaml")]);
+    prom = await startPrometheus([await operator.opsUrl(), discovery.metricsUrl].map((u) => new URL(u).host), [join(files, "alerts.yaml")]);
+    scrapedFrom = Math.floor(Date.now() / 1000);
+    // Two unknown PXE clients (one retrying) and a datagram that is not DHCP.
+    await send(discovery.port, [pxeDiscover("52:54:00:ee:00:01"), pxeDiscover("52:54:00:ee:00:01"), pxeDiscover("52:54:00:ee:00:02"), Uint8Array.of(1, 2, 3)]);
     await kc.makeApiClient(CoreV1Api).createNamespacedSecret({ namespace: ns, body: { metadata: { name: "bmc" }, stringData: { username: "u", password: "p" } } });
-    // A free server whose BMC nobody answers: the inventory reads fail as unreachable.
-    const closed = await freePort();
-    await world.client.create(HARDWARE, withRole("spare-1", "spare", { "metalpool.io/bmc-endpoint": `http://127.0.0.1:${closed}`, "metalpool.io/bmc-secret": "bmc" }));
-    for (const [name, role] of [["observed-1", "observed"], ["flaky-1", "flaky"], ["shrinking-1", "shrinking"]] as const) await world.client.create(HARDWARE, withRole(name, role));
+    // Free servers whose inventory reads fail: a BMC nobody answers (unreachable), one that refuses the
+    // credentials (unauthorized), one that fails (server), and one whose Secret does not exist (config).
+    const bmc = (endpoint: string, secret = "bmc"): Record<string, string> => ({ "metalpool.io/bmc-endpoint": endpoint, "metalpool.io/bmc-secret": secret });
+    await world.client.create(HARDWARE, withRole("spare-1", "spare", bmc(`http://127.0.0.1:${await freePort()}`)));
+    await world.client.create(HARDWARE, withRole("spare-2", "spare", bmc(await bmcAnswering(401))));
+    await world.client.create(HARDWARE, withRole("spare-3", "spare", bmc(await bmcAnswering(500))));
+    await world.client.create(HARDWARE, withRole("spare-4", "spare", bmc(`http://127.0.0.1:${await freePort()}`, "no-such-secret")));
+    for (const [name, role] of [["observed-1", "observed"], ["flaky-1", "flaky"], ["shrinking-1", "shrinking"], ["nobmc-1", "nobmc"]] as const)
+      await world.client.create(HARDWARE, withRole(name, role));
     await world.client.create(POOL, pool("observed", 1));
     await world.client.create(POOL, pool("flaky", 1, { maxAttempts: 2 }));
+    // Powered through a bmc Job, but its only server has no bmcRef: the attempt fails, the server is quarantined.
+    // Scaled up once Prometheus has its counters at 0: a pool whose first pass already fails has them born
+    // at 1, and increase() cannot see that (README, Not yet).
+    await world.client.create(POOL, pool("nobmc", 0, { power: "TinkerbellBMC", maxAttempts: 1 }));
+    await waitFor("the nobmc pool's counters scraped", async () => (await value(`count(metalpool_provisioning_attempts_total{namespace="${ns}", pool="nobmc"})`)) !== undefined, 30_000);
+    await world.setReplicas("nobmc", 1);
     await world.client.create(POOL, pool("shrinking", 1));
     await world.until("observed", "ready", (p) => p.status?.readyReplicas === 1);
     await world.until("shrinking", "ready", (p) => p.status?.readyReplicas === 1);
     await world.setReplicas("shrinking", 0);
     await world.until("shrinking", "released", (p) => (p.status?.members ?? []).length === 0);
     await waitFor("the flaky server quarantined", async () => (await world.hardware()).some((h) => h.metadata.name === "flaky-1" && h.metadata.labels?.[LABEL.quarantined] === "true"), 60_000);
-    await waitForValue(`sum(metalpool_quarantines_total{namespace="${ns}"})`, 1);
+    await waitForValue(`sum(metalpool_quarantines_total{namespace="${ns}"})`, 2);
   });
 
   afterAll(async () => {
     sim?.stop();
     await prom?.stop();
+    for (const server of answering) await new Promise<void>((resolve) => server.close(() => resolve()));
+    await discovery?.stop();
     await operator?.stop();
   });
 
@@ -125,37 +151,34 @@ describe("a real Prometheus scraping the operator", () => {
     await waitForValue(`sum(metalpool_releases_total{${pools("shrinking")}, result="success"})`, 1);
     await waitForValue(`sum(metalpool_provisioning_duration_seconds_count{namespace="${ns}"})`, 2);
     await waitForValue(`sum(metalpool_pool_shortage{${pools("flaky")}})`, 1);
-    await waitForValue(`sum(metalpool_hardware{namespace="${ns}", state="quarantined"})`, 1);
+    await waitForValue(`sum(metalpool_provisioning_attempts_total{${pools("nobmc")}, result="failure", reason="missing-bmc"})`, 1);
+    await waitForValue(`sum(metalpool_hardware{namespace="${ns}", state="quarantined"})`, 2);
     await waitForValue(`sum(metalpool_hardware{namespace="${ns}", state="claimed"})`, 1);
-    await waitForValue(`sum(metalpool_hardware{namespace="${ns}"})`, 4);
-    await waitFor("an unreachable BMC counted", async () => ((await value('sum(metalpool_bmc_requests_total{operation="inventory", result="unreachable"})')) ?? 0) >= 1, 60_000);
+    await waitForValue(`sum(metalpool_hardware{namespace="${ns}"})`, 8);
+    for (const result of ["unreachable", "unauthorized", "server", "config"])
+      await waitFor(`an inventory read counted as ${result}`, async () => ((await value(`sum(metalpool_bmc_requests_total{operation="inventory", result="${result}"})`)) ?? 0) >= 1, 60_000);
     expect(await value(`sum(metalpool_member_phase_duration_seconds_count{${pools("shrinking")}, phase="Deprovisioning"})`)).toBe(1);
-    expect(await value('count(metalpool_build_info{version!="unknown"})')).toBe(1);
+    // Both programs say their version.
+    expect(await value('count(metalpool_build_info{version!="unknown"})')).toBe(2);
     expect(await value("sum(process_resident_memory_bytes) > 0")).toBeGreaterThan(0);
     // No series names a server: the Hardware names appear in no label value.
     const series = (await (await fetch(`${prom?.url}/api/v1/series?match[]=${encodeURIComponent('{__name__=~"metalpool_.+"}')}`)).json()) as { data: Record<string, string>[] };
     expect(series.data.length).toBeGreaterThan(100);
-    for (const labels of series.data) expect(Object.values(labels).join(" ")).not.toMatch(/observed-1|flaky-1|shrinking-1|spare-1/);
+    for (const labels of series.data) expect(Object.values(labels).join(" ")).not.toMatch(/observed-1|flaky-1|shrinking-1|nobmc-1|spare-\d/);
   });
 
-  it("answers every query of the operator's dashboards with data", async () => {
-    // What Grafana would substitute: this namespace, every pool, and a short rate window (1 s scrapes).
-    const resolve = (expr: string): string =>
-      expr.replaceAll("$namespace", ns).replaceAll("$pool", ".*").replaceAll("$__rate_interval", "1m").replaceAll("$__interval", "1m").replaceAll("$__range", "1h");
-    const queries = OPERATOR_DASHBOARDS.flatMap((uid) => dashboard(uid).panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: `${uid}: ${p.title}`, expr: resolve(t.expr) }))));
-    expect(queries.length).toBeGreaterThanOrEqual(50);
-    const answers = await Promise.all(queries.map(async ({ panel, expr }) => ({ panel, expr, res: await prom?.query(expr) })));
-    for (const { panel, expr, res } of answers) {
-      expect({ panel, expr, status: res?.status }).toEqual({ panel, expr, status: "success" });
-      expect(res?.data.result.length, `${panel}: ${expr} returned no series`).toBeGreaterThan(0);
-    }
+  it("discovery counts the clients it heard, the retry, the datagram that was not DHCP and the refused creates", async () => {
+    await waitForValue("sum(metalpool_discovery_packets_total)", 4);
+    await waitForValue("sum(metalpool_discovery_packets_malformed_total)", 1);
+    await waitForValue("sum(metalpool_discovery_unknown_clients_total)", 3);
+    await waitForValue('sum(metalpool_discovery_rejections_total{reason="duplicate"})', 1);
+    await waitForValue('sum(metalpool_discovery_rejections_total{reason="api-error"})', 2);
+    await waitForValue('sum(metalpool_discovery_api_request_duration_seconds_count{verb="create", result="error"})', 2);
   });
 
-  it("the discovery dashboard's queries parse", async () => {
-    for (const p of dashboard("metalpool-discovery").panels)
-      for (const t of p.targets ?? []) {
-        const res = await prom?.query(t.expr.replaceAll("$namespace", ".*").replaceAll("$__rate_interval", "1m").replaceAll("$__range", "1h"));
-        expect({ panel: p.title, status: res?.status }).toEqual({ panel: p.title, status: "success" });
-      }
+  it("shows every dashboard panel this scenario should produce", async () => {
+    if (!prom) throw new Error("no Prometheus");
+    const { missing, report } = await checkScenario(prom, "simulated", ns, scrapedFrom);
+    expect(missing, report).toEqual([]);
   });
 });

@@ -6,6 +6,8 @@
  *   - one BMC for all servers: sushy-tools' fake Redfish on the veth's root side, where rufio reaches it.
  *     Its power notifications make power real: On starts the server's QEMU VM (SeaBIOS + iPXE, no disk, so
  *     it PXE-boots from smee), Off kills it;
+ *   - with `discovery`, the real metalpool-discovery program beside smee (test/harness/discovery.ts): it
+ *     hears every VM's DHCP broadcasts, makes Hardware for unknown ones, and never answers;
  *   - an HTTP server standing where the provisioning OS (HookOS) is downloaded from. A VM asking it for the
  *     kernel has come through DHCP, TFTP and smee's iPXE script: from then on the IN-OS AGENT SIMULATOR
  *     (test/harness/agent-simulator.ts) speaks for that VM to tink-server, until the VM is powered off.
@@ -15,6 +17,7 @@
 import { randomUUID } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { createServer, type Server } from "node:http";
+import { startDiscoveryOn, type DiscoveryProcess } from "./discovery.ts";
 import { AgentSimulator, type ActionScript, type RanAction } from "./agent-simulator.ts";
 import { createTestNetwork, type TestNetwork } from "./netns.ts";
 import { startVm } from "./qemu.ts";
@@ -47,6 +50,8 @@ export interface ProvisioningLab {
   readonly net: TestNetwork;
   readonly tink: TinkerbellStack;
   readonly bmc: RedfishEmulator;
+  /** metalpool-discovery beside smee, when asked for. */
+  readonly discovery: DiscoveryProcess | undefined;
   readonly servers: readonly LabServer[];
   server(name: string): LabServer;
   /** Hardware, bmc Machine and its Secret for a server, as a person would write them. */
@@ -87,6 +92,8 @@ export async function startProvisioningLab(opts: {
   servers: string[];
   /** What the agent simulator reports for each action (default: every action succeeds). */
   script?: ActionScript;
+  /** Runs metalpool-discovery beside smee with this policy (its namespace: the test's). */
+  discovery?: Record<string, unknown>;
 }): Promise<ProvisioningLab> {
   const net = createTestNetwork({ routed: true });
   const errors: string[] = [];
@@ -177,11 +184,23 @@ export async function startProvisioningLab(opts: {
     const started = tink;
     cleanups.push(() => started.stop());
 
+    // After smee, which binds port 67 first; discovery shares it.
+    const discovery = opts.discovery
+      ? await startDiscoveryOn(net, {
+          kubeconfigPath: opts.kubeconfigPath,
+          apiServer: opts.apiServer,
+          namespace: opts.namespace,
+          policy: opts.discovery,
+        })
+      : undefined;
+    if (discovery) cleanups.push(() => discovery.stop());
+
     const bmcPort = Number(new URL(bmc.url).port);
     return {
       net,
       tink: started,
       bmc,
+      discovery,
       servers,
       errors,
       stop,

@@ -40,7 +40,7 @@ export function tinkerbellBinary(): string {
 }
 
 /** A kubeconfig whose server is the relay on the network's host side: the namespace's way to the API server. */
-function relayedKubeconfig(source: string, server: string): string {
+export function relayedKubeconfig(source: string, server: string): string {
   return readFileSync(source, "utf8").replace(/^(\s*server:\s*).*$/m, `$1${server}`);
 }
 

@@ -3,7 +3,10 @@
  * real Tinkerbell stack (test/harness/provisioning-lab.ts) with machine-controller v1.61's own
  * MachineDeployment and MachineSet controllers and baremetal/tinkerbell provider, driven by the STAND-IN
  * Machine loop (test/harness/machine-controller.ts), and kube-controller-manager's garbage collector.
- * FIXTURES stand for operating-system-manager's bootstrap Secret and the kubelet's Node.
+ * FIXTURES stand for operating-system-manager's bootstrap Secret and the kubelet's Node. The real
+ * metalpool-discovery listens beside smee, and a real Prometheus scrapes it and the operator for the whole
+ * scenario; at the end every dashboard panel this scenario must show is asked for
+ * (test/harness/dashboards.ts).
  */
 import { CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -20,6 +23,7 @@ import {
 import { Informer } from "../../lib/kube/informer.ts";
 import { POOL } from "../../operator/pool/reconcile.ts";
 import { OsmFixture, joinNode } from "../harness/cluster-fixtures.ts";
+import { checkScenario } from "../harness/dashboards.ts";
 import { createNamespace, kubeconfigPath, testKubeConfig } from "../harness/kube.ts";
 import {
   startGarbageCollector,
@@ -28,6 +32,7 @@ import {
 } from "../harness/machine-controller.ts";
 import { startOperator, type OperatorProcess } from "../harness/operator.ts";
 import { waitFor } from "../harness/ports.ts";
+import { startPrometheus, type Prometheus } from "../harness/prometheus.ts";
 import { labUnavailable, startProvisioningLab, type ProvisioningLab } from "../harness/provisioning-lab.ts";
 import { World, condition, poolObject } from "../operator/fixtures.ts";
 
@@ -45,6 +50,9 @@ describe.skipIf(unavailable)("a pool in the default configuration, with machine-
   let gc: LoggedProcess;
   let osm: OsmFixture;
   let workflows: Informer<Workflow>;
+  let prom: Prometheus;
+  /** When Prometheus first had every target (Unix seconds): the dashboards' time range starts here. */
+  let scrapedFrom = 0;
   const states = new Map<string, string[]>();
 
   beforeAll(async () => {
@@ -55,6 +63,9 @@ describe.skipIf(unavailable)("a pool in the default configuration, with machine-
       apiServer: inject("apiServer"),
       namespace: ns,
       servers: ["srv1"],
+      discovery: {
+        addresses: { range: "10.213.0.100-10.213.0.150", netmask: "255.255.255.0", gateway: "10.213.0.1" },
+      },
     });
     const { secret, bmcMachine, hardware } = lab.objects("srv1", ns);
     await core.createNamespacedSecret({ namespace: ns, body: secret });
@@ -83,11 +94,16 @@ describe.skipIf(unavailable)("a pool in the default configuration, with machine-
       // misses a renewal exits by design.
       extraArgs: ["--allow-insecure-bmc", "true", "--lease-duration", "15s"],
     });
+    // Scraping from before the pool exists, so every counter's rise is seen.
+    const targets = [await operator.opsUrl(), lab.discovery?.metricsUrl ?? ""].map((u) => new URL(u).host);
+    prom = await startPrometheus(targets);
+    scrapedFrom = Math.floor(Date.now() / 1000);
   }, 600_000);
 
   afterAll(async () => {
     workflows?.stop();
     osm?.stop();
+    await prom?.stop();
     await operator?.stop();
     await mc?.stop();
     await gc?.stop();
@@ -183,4 +199,10 @@ describe.skipIf(unavailable)("a pool in the default configuration, with machine-
     expect(await world.workflows()).toHaveLength(0);
     expect([...lab.errors, ...osm.errors]).toEqual([]);
   }, 900_000);
+
+  it("shows every dashboard panel this scenario should produce", async () => {
+    if (!prom) throw new Error("no Prometheus");
+    const { missing, report } = await checkScenario(prom, "machine-controller", ns, scrapedFrom);
+    expect(missing, report).toEqual([]);
+  });
 });

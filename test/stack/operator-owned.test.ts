@@ -3,7 +3,11 @@
  * program, real tink-controller, rufio, smee and tink-server (test/harness/tinkerbell.ts), sushy-tools'
  * Redfish as the server's BMC, and a QEMU VM as the server, which PXE-boots from smee when its BMC powers it
  * on. Only the in-OS agent is simulated (test/harness/agent-simulator.ts): nothing here runs its containers.
+ * The real metalpool-discovery listens beside smee, and a real Prometheus scrapes it and the operator for
+ * the whole scenario; at the end an unknown server PXE-boots, and every dashboard panel this scenario must
+ * show is asked for (test/harness/dashboards.ts).
  */
+import { randomUUID } from "node:crypto";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -15,13 +19,17 @@ import {
   type Hardware,
   type Workflow,
 } from "../../lib/api/tinkerbell.ts";
+import { LABEL } from "../../lib/api/labels.ts";
 import { Informer } from "../../lib/kube/informer.ts";
 import { POOL } from "../../operator/pool/reconcile.ts";
 import { IMAGES } from "../../operator/provision/template.ts";
+import { checkScenario } from "../harness/dashboards.ts";
 import { createNamespace, kubeconfigPath, testKubeConfig } from "../harness/kube.ts";
 import { startOperator, type OperatorProcess } from "../harness/operator.ts";
 import { waitFor } from "../harness/ports.ts";
+import { startPrometheus, type Prometheus } from "../harness/prometheus.ts";
 import { labUnavailable, startProvisioningLab, type ProvisioningLab } from "../harness/provisioning-lab.ts";
+import { startVm } from "../harness/qemu.ts";
 import { World, condition, poolObject } from "../operator/fixtures.ts";
 import { inject } from "vitest";
 
@@ -35,6 +43,10 @@ describe.skipIf(unavailable)("an operator-owned pool on the real Tinkerbell stac
   let lab: ProvisioningLab;
   let operator: OperatorProcess;
   let workflows: Informer<Workflow>;
+  let prom: Prometheus;
+  /** When Prometheus first had every target (Unix seconds): the dashboards' time range starts here. */
+  let scrapedFrom = 0;
+  let unknownServer: ReturnType<typeof startVm> | undefined;
   /** Every state each Workflow showed, in order, as the watch delivered them. */
   const states = new Map<string, string[]>();
 
@@ -46,6 +58,10 @@ describe.skipIf(unavailable)("an operator-owned pool on the real Tinkerbell stac
       apiServer: inject("apiServer"),
       namespace: ns,
       servers: ["srv1"],
+      // Unknown servers get pending Hardware with an address of the lab's network.
+      discovery: {
+        addresses: { range: "10.213.0.100-10.213.0.150", netmask: "255.255.255.0", gateway: "10.213.0.1" },
+      },
     });
     const { secret, bmcMachine, hardware } = lab.objects("srv1", ns);
     await kc.makeApiClient(CoreV1Api).createNamespacedSecret({ namespace: ns, body: secret });
@@ -70,10 +86,16 @@ describe.skipIf(unavailable)("an operator-owned pool on the real Tinkerbell stac
       // misses a renewal exits by design.
       extraArgs: ["--allow-insecure-bmc", "true", "--lease-duration", "15s"],
     });
+    // Scraping from before the pool exists, so every counter's rise is seen.
+    const targets = [await operator.opsUrl(), lab.discovery?.metricsUrl ?? ""].map((u) => new URL(u).host);
+    prom = await startPrometheus(targets);
+    scrapedFrom = Math.floor(Date.now() / 1000);
   }, 600_000);
 
   afterAll(async () => {
     workflows?.stop();
+    await unknownServer?.stopAndClean();
+    await prom?.stop();
     await operator?.stop();
     await lab?.stop();
   });
@@ -155,4 +177,39 @@ describe.skipIf(unavailable)("an operator-owned pool on the real Tinkerbell stac
     expect(await world.workflows()).toHaveLength(0);
     expect(lab.errors).toEqual([]);
   }, 600_000);
+
+  it("an unknown server PXE-booting beside it becomes pending Hardware that nobody claims", async () => {
+    // A server nobody typed PXE-boots on the provisioning network: smee stays silent, discovery makes
+    // Hardware pending approval, and the operator counts it as awaiting approval (and claims nothing).
+    unknownServer = startVm(lab.net, {
+      firmware: "bios-ipxe",
+      mac: "52:54:00:e2:e0:f0",
+      smbiosUuid: randomUUID(),
+    });
+    await waitFor(
+      "the unknown server's Hardware",
+      async () => (await world.hardware()).some((h) => h.metadata.name === "discovered-525400e2e0f0"),
+      90_000,
+      500,
+    );
+    await waitFor(
+      "the operator to count it awaiting approval",
+      async () =>
+        (await prom.query(`metalpool_hardware{namespace="${ns}", state="discovered-pending"} == 1`)).data
+          ?.result.length === 1,
+      30_000,
+    );
+    await unknownServer.stopAndClean();
+    unknownServer = undefined;
+    const found = await world.client.get<Hardware>(HARDWARE, ns, "discovered-525400e2e0f0");
+    expect(found.metadata.labels).toMatchObject({ [LABEL.discovered]: "true", [LABEL.approval]: "pending" });
+    expect(found.spec.interfaces?.[0]?.dhcp?.mac).toBe("52:54:00:e2:e0:f0");
+    expect((await world.pool("p"))?.status?.members ?? []).toHaveLength(0);
+  }, 120_000);
+
+  it("shows every dashboard panel this scenario should produce", async () => {
+    if (!prom) throw new Error("no Prometheus");
+    const { missing, report } = await checkScenario(prom, "operator-owned", ns, scrapedFrom);
+    expect(missing, report).toEqual([]);
+  });
 });

@@ -2,13 +2,21 @@
  * The Grafana dashboards the chart ships are generated from hack/dashboards/*.ts: the committed JSON must be
  * what the generator writes now, every panel must query the dashboard's data source variable, say what it
  * answers, group by low-cardinality labels only, and (for the operator's dashboards) name only metrics the
- * operator exports. test/charts/observability.test.ts runs every query against a real Prometheus.
+ * operator exports. Every panel must be declared in test/harness/dashboards.ts with the scenario(s) that must
+ * show it; those scenarios (test/stack/*, test/charts/observability.test.ts) ask a real Prometheus.
  */
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { DASHBOARD_DIR, renderDashboards } from "../../hack/gen-dashboards.ts";
 import { OperatorMetrics } from "../../operator/metrics.ts";
+import {
+  PANEL_EXPECTATIONS,
+  SCENARIOS,
+  dashboardPanels,
+  dashboardVariables,
+  resolve,
+} from "../harness/dashboards.ts";
 
 const REPO = join(import.meta.dirname, "../..");
 const dir = join(REPO, DASHBOARD_DIR);
@@ -95,5 +103,29 @@ describe("the shipped dashboards", () => {
     );
     expect(used.length).toBeGreaterThan(40);
     for (const [name] of used) expect(exported, name).toContain(name);
+  });
+
+  it("every panel is declared with the scenario(s) that must show it, and nothing else is declared", () => {
+    const panels = dashboardPanels().map((p) => p.key);
+    expect(panels.length).toBeGreaterThan(50);
+    expect(new Set(panels).size, "panel titles are unique within a dashboard").toBe(panels.length);
+    const undeclared = panels.filter((k) => !(k in PANEL_EXPECTATIONS));
+    expect(undeclared, "panels no scenario is declared to show (test/harness/dashboards.ts)").toEqual([]);
+    const stale = Object.keys(PANEL_EXPECTATIONS).filter((k) => !panels.includes(k));
+    expect(stale, "declared panels no dashboard has").toEqual([]);
+    for (const [key, scenarios] of Object.entries(PANEL_EXPECTATIONS)) {
+      const named = Object.keys(scenarios);
+      expect(named.length, `${key}: no scenario shows it`).toBeGreaterThan(0);
+      for (const s of named) expect(SCENARIOS, `${key}: ${s}`).toContain(s);
+    }
+  });
+
+  it("every query resolves with the variables the checks substitute", () => {
+    expect(dashboardVariables()).toEqual(["datasource", "namespace", "pool"]);
+    const window = { start: 1000, end: 1300 };
+    for (const p of dashboardPanels())
+      for (const t of p.targets)
+        expect(resolve(t.expr, { namespace: "ns" }, window), p.key).not.toContain("$");
+    expect(() => resolve("rate(x[$__unknown])", { namespace: "ns" }, window)).toThrow(/\$__unknown/);
   });
 });
