@@ -150,8 +150,11 @@ async function act(ctx: ApplyContext, a: Action, result: ApplyResult): Promise<v
       return powerOff(ctx, a.member);
     case "release":
       d.hardware.upsertLocal(await release(d.client, a.member.hw, ref));
-      if (a.member.wipe) await deleteObject(d.client, WORKFLOW, a.member.wipe);
+      // Left as soon as the claim is gone: a pass never sees this member again, so a failure below must not
+      // lose its release from the status and the metrics (the wipe Workflow, if it stays, is an orphan the
+      // collector deletes).
       result.left.add(name(a.member));
+      if (a.member.wipe) await deleteObject(d.client, WORKFLOW, a.member.wipe);
       return event(
         ctx,
         "Normal",
