@@ -17,13 +17,18 @@ export interface ProgramProcess extends ManagedProcess {
 export function startProgram(
   program: "operator" | "discovery",
   args: string[],
-  opts: { wrapper?: string[] } = {},
+  opts: {
+    wrapper?: string[];
+    /** Run the built program (dist/, what the image runs) instead of the source. */ built?: boolean;
+  } = {},
 ): ProgramProcess {
   const logFile = join(
     mkdtempSync(join(tmpdir(), `metalpool-${program === "operator" ? "op" : "disc"}-`)),
     `${program}.log`,
   );
-  const command = [...(opts.wrapper ?? []), process.execPath, join(REPO_DIR, `${program}/main.ts`), ...args];
+  const entry = opts.built ? `dist/${program}/main.js` : `${program}/main.ts`;
+  if (!existsSync(join(REPO_DIR, entry))) throw new Error(`${entry} not found (npm run build)`);
+  const command = [...(opts.wrapper ?? []), process.execPath, join(REPO_DIR, entry), ...args];
   const proc = startProcess(program, command[0] as string, command.slice(1), { logFile });
   const stopProcess = proc.stop.bind(proc);
   const lines = (): string[] => (existsSync(logFile) ? readFileSync(logFile, "utf8").split("\n") : []);
