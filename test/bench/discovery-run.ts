@@ -302,6 +302,28 @@ export const RACK_BURST_LIMITS = {
   maxPending: 10_000,
 };
 
+/**
+ * The DISCOVER → Hardware p99 (ms) a creator doing nothing but create at `rate` a second would reach, the
+ * first DISCOVERs of `n` clients going out evenly within `burstMs`: client i's Hardware exists no sooner
+ * than it asked, nor sooner than i + 1 creations take.
+ */
+export function latencyFloorP99Ms(n: number, burstMs: number, rate: number): number {
+  const latencies: number[] = [];
+  let done = 0;
+  for (let i = 0; i < n; i++) {
+    const sent = (i * burstMs) / n;
+    done = Math.max(sent, done) + 1000 / rate;
+    latencies.push(done - sent);
+  }
+  return round(
+    quantile(
+      latencies.sort((a, b) => a - b),
+      0.99,
+    ),
+    0,
+  );
+}
+
 export interface DiscoveryBenchResult {
   clients: number;
   raw: {
@@ -313,6 +335,8 @@ export interface DiscoveryBenchResult {
   run: DiscoveryRunResult;
   /** Hardware/s ÷ the mean of the raw concurrency-16 create rates before and after. */
   ratioToRaw: number;
+  /** latencyFloorP99Ms at that mean raw rate: what no creator on this API server can beat. */
+  latencyFloorP99Ms: number;
 }
 
 /** For one N on a fresh control plane: the raw create rate, discovery's run, the raw rate again. */
@@ -352,6 +376,7 @@ export async function benchDiscovery(opts: {
       `  ${run.created} Hardware in ${run.seconds} s (${run.hardwarePerSecond}/s), p99 ${run.latencyMs.p99} ms, lost ${run.lost}, duplicates ${run.duplicates}`,
     );
     const after = await rawCreates(client, apiserver, "raw-after", opts.rawCount, 16);
+    const rawRate = (c16.perSecond + after.perSecond) / 2;
     return {
       clients: opts.clients,
       raw: {
@@ -361,7 +386,8 @@ export async function benchDiscovery(opts: {
         concurrent16AfterPerSecond: after.perSecond,
       },
       run,
-      ratioToRaw: round(run.hardwarePerSecond / ((c16.perSecond + after.perSecond) / 2)),
+      ratioToRaw: round(run.hardwarePerSecond / rawRate),
+      latencyFloorP99Ms: latencyFloorP99Ms(opts.clients, 1000, rawRate),
     };
   } finally {
     await cp.stop();

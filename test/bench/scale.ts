@@ -65,6 +65,7 @@ const DISCOVERY_ROWS: [string, (r: DiscoveryBenchResult) => string | number][] =
     "discovery: DISCOVER → Hardware ms, p50 / p99 / max",
     (r) => `${r.run.latencyMs.p50} / ${r.run.latencyMs.p99} / ${r.run.latencyMs.max}`,
   ],
+  ["discovery: p99 floor at the raw concurrent rate, ms", (r) => r.latencyFloorP99Ms],
   ["discovery: lost clients / duplicate Hardware", (r) => `${r.run.lost} / ${r.run.duplicates}`],
   [
     "discovery: DISCOVERs sent / clients that resent",
