@@ -22,7 +22,7 @@ import {
 import { BoundedMap } from "./bounded-map.ts";
 import { ConcurrencyLimit } from "./concurrency.ts";
 import { DhcpDecodeError, decode } from "./dhcp/codec.ts";
-import { discoveredHardware, hardwareKey, hardwareName } from "./hardware.ts";
+import { discoveredHardware, hardwareKey, hardwareName, slimHardware } from "./hardware.ts";
 import { hostOf } from "./ip.ts";
 import { AddressPool } from "./ipam.ts";
 import type { DiscoveryMetrics } from "./metrics.ts";
@@ -224,7 +224,7 @@ export class Discoverer {
       });
       end({ result: "ok" });
       this.d.hardware.upsertLocal(created);
-      this.observe(created);
+      this.observe(slimHardware(created));
       this.d.metrics.created.inc({ approval: approved ? "approved" : "pending" });
       this.d.log.info(
         {
@@ -280,7 +280,7 @@ export class Discoverer {
       });
       end({ result: "ok" });
       this.d.hardware.upsertLocal(patched);
-      this.observe(patched);
+      this.observe(slimHardware(patched));
       return { result: "known", hardware: name, refreshed: true };
     } catch (err) {
       end({ result: "error" });

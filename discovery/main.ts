@@ -14,6 +14,7 @@ import { parseDuration } from "../lib/api/quantity.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
 import { startOpsServer } from "../lib/ops-server.ts";
 import { Discoverer } from "./discoverer.ts";
+import { slimHardware } from "./hardware.ts";
 import { listen } from "./listener.ts";
 import { DiscoveryMetrics } from "./metrics.ts";
 import { loadPolicy, type Policy } from "./policy.ts";
@@ -125,6 +126,7 @@ async function main(): Promise<void> {
       new Informer<Hardware>(kc, HARDWARE, {
         namespace,
         onError: (err) => log.warn({ err: String(err) }, "Hardware watch error; retrying"),
+        transform: slimHardware,
       }),
   );
   const ops = await startOpsServer({
