@@ -44,6 +44,8 @@ export interface DiscoveryRunOptions {
   discoveryArgs?: string[];
   /** Run dist/discovery/main.js (what the image runs; needs `npm run build`) instead of the source. */
   built?: boolean;
+  /** NODE_OPTIONS for discovery (e.g. the chart's heap settings). */
+  nodeOptions?: string;
   log?: (line: string) => void;
 }
 
@@ -69,6 +71,8 @@ export interface DiscoveryRunResult {
   /** Discovery's own counters at the end. */
   rejections: Record<string, number>;
   discoveryRssMiB: { start: number; peak: number; end: number };
+  /** V8's heap (used, total) and memory outside it, by discovery's own metrics at the end, MiB. */
+  discoveryMemoryMiB: { heapUsed: number; heapTotal: number; external: number };
   /** CPU discovery used from its first packet to the last Hardware. */
   discoveryCpuSeconds: number;
   /** The UDP receive buffer the kernel granted discovery. */
@@ -124,13 +128,24 @@ function send(socket: Socket, bytes: Uint8Array, port: number): Promise<void> {
   );
 }
 
-/** Discovery's /metrics, every sample of the rejection counter by reason. */
-async function rejections(metricsUrl: string): Promise<Record<string, number>> {
+/** From discovery's /metrics: rejections by reason (those above 0) and where its memory is. */
+async function scrape(
+  metricsUrl: string,
+): Promise<Pick<DiscoveryRunResult, "rejections" | "discoveryMemoryMiB">> {
   const text = await (await fetch(`${metricsUrl}/metrics`)).text();
-  const out: Record<string, number> = {};
+  const rejections: Record<string, number> = {};
   for (const m of text.matchAll(/^metalpool_discovery_rejections_total\{reason="([^"]+)"\} (\S+)$/gm))
-    if (Number(m[2])) out[m[1] as string] = Number(m[2]);
-  return out;
+    if (Number(m[2])) rejections[m[1] as string] = Number(m[2]);
+  const sample = (name: string): number =>
+    mib(Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN));
+  return {
+    rejections,
+    discoveryMemoryMiB: {
+      heapUsed: sample("nodejs_heap_size_used_bytes"),
+      heapTotal: sample("nodejs_heap_size_total_bytes"),
+      external: sample("nodejs_external_memory_bytes"),
+    },
+  };
 }
 
 export async function runDiscovery(opts: DiscoveryRunOptions): Promise<DiscoveryRunResult> {
@@ -167,7 +182,10 @@ export async function runDiscovery(opts: DiscoveryRunOptions): Promise<Discovery
         "info",
         ...(opts.discoveryArgs ?? []),
       ],
-      { built: opts.built ?? false },
+      {
+        built: opts.built ?? false,
+        ...(opts.nodeOptions ? { wrapper: ["env", `NODE_OPTIONS=${opts.nodeOptions}`] } : {}),
+      },
     );
     cleanup.push(() => proc.stop());
     const metricsUrl = `http://127.0.0.1:${await proc.logged<number>("listening", "metricsPort")}`;
@@ -282,7 +300,7 @@ export async function runDiscovery(opts: DiscoveryRunOptions): Promise<Discovery
       },
       packetsSent,
       clientsThatResent: clients.filter((c) => c.seenAt !== undefined && c.sends > 1).length,
-      rejections: await rejections(metricsUrl),
+      ...(await scrape(metricsUrl)),
       discoveryRssMiB: { start: mib(rssStart), peak: mib(rss.peakBytes), end: mib(rssEnd) },
       discoveryCpuSeconds: round(cpu),
       recvBufferBytes,
@@ -337,6 +355,8 @@ export interface DiscoveryBenchResult {
   ratioToRaw: number;
   /** latencyFloorP99Ms at that mean raw rate: what no creator on this API server can beat. */
   latencyFloorP99Ms: number;
+  /** NODE_OPTIONS discovery ran with ("" for none). */
+  nodeOptions: string;
 }
 
 /** For one N on a fresh control plane: the raw create rate, discovery's run, the raw rate again. */
@@ -344,6 +364,7 @@ export async function benchDiscovery(opts: {
   clients: number;
   rawCount: number;
   discoveryArgs?: string[];
+  nodeOptions?: string;
   log: (line: string) => void;
 }): Promise<DiscoveryBenchResult> {
   const cp = await startControlPlane();
@@ -370,6 +391,7 @@ export async function benchDiscovery(opts: {
       limits: RACK_BURST_LIMITS,
       built: true,
       ...(opts.discoveryArgs ? { discoveryArgs: opts.discoveryArgs } : {}),
+      ...(opts.nodeOptions ? { nodeOptions: opts.nodeOptions } : {}),
       log: opts.log,
     });
     opts.log(
@@ -388,6 +410,7 @@ export async function benchDiscovery(opts: {
       run,
       ratioToRaw: round(run.hardwarePerSecond / rawRate),
       latencyFloorP99Ms: latencyFloorP99Ms(opts.clients, 1000, rawRate),
+      nodeOptions: opts.nodeOptions ?? "",
     };
   } finally {
     await cp.stop();

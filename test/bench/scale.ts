@@ -9,9 +9,12 @@
  * `--discovery-clients none` skips that part. See README "Scale".
  */
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
+import { parse as parseYaml } from "yaml";
+import { REPO_DIR } from "../harness/control-plane.ts";
 import { benchDiscovery, type DiscoveryBenchResult } from "./discovery-run.ts";
 import { runScale, type RunResult } from "./scale-run.ts";
 
@@ -20,6 +23,7 @@ const { values } = parseArgs({
     members: { type: "string", default: "1000" },
     "discovery-clients": { type: "string", default: "1000,5000" },
     "discovery-arg": { type: "string", multiple: true, default: [] },
+    "discovery-node-options": { type: "string" },
     out: { type: "string" },
     "raw-count": { type: "string", default: "1000" },
     "idle-seconds": { type: "string", default: "60" },
@@ -41,6 +45,14 @@ const counts = (name: string, raw: string | undefined): number[] =>
   raw === "none" ? [] : (raw ?? "").split(",").map((m) => positiveInt(name, m.trim()));
 const members = counts("members", values.members);
 const discoveryClients = counts("discovery-clients", values["discovery-clients"]);
+/** By default discovery runs with the chart's NODE_OPTIONS, as a Pod would; "none" runs it uncapped. */
+const discoveryNodeOptions =
+  values["discovery-node-options"] ??
+  (
+    parseYaml(readFileSync(join(REPO_DIR, "charts/metalpool/values.yaml"), "utf8")) as {
+      discovery: { nodeOptions: string };
+    }
+  ).discovery.nodeOptions;
 const wipeMode = values["wipe-mode"];
 if (wipeMode !== "None" && wipeMode !== "Metadata") throw new Error("--wipe-mode is None or Metadata");
 
@@ -82,6 +94,12 @@ const DISCOVERY_ROWS: [string, (r: DiscoveryBenchResult) => string | number][] =
     "discovery RSS MiB, start / peak",
     (r) => `${r.run.discoveryRssMiB.start} / ${r.run.discoveryRssMiB.peak}`,
   ],
+  [
+    "discovery heap used / heap total / external MiB, at the end",
+    (r) =>
+      `${r.run.discoveryMemoryMiB.heapUsed} / ${r.run.discoveryMemoryMiB.heapTotal} / ${r.run.discoveryMemoryMiB.external}`,
+  ],
+  ["discovery NODE_OPTIONS", (r) => r.nodeOptions || "none"],
   ["discovery CPU s", (r) => r.run.discoveryCpuSeconds],
 ];
 
@@ -192,6 +210,7 @@ for (const n of discoveryClients) {
       clients: n,
       rawCount: positiveInt("raw-count", values["raw-count"] ?? ""),
       discoveryArgs: values["discovery-arg"] ?? [],
+      ...(discoveryNodeOptions !== "none" ? { nodeOptions: discoveryNodeOptions } : {}),
       log,
     }),
   );
