@@ -3,7 +3,7 @@
  * generator that plays N PXE clients booting at once. Each client has its own MAC and SMBIOS UUID and sends
  * its DHCPDISCOVER over UDP to discovery's --listen address on loopback; the N first DISCOVERs go out
  * within `burstMs`, and a client not yet seen as Hardware resends after 4, 8, 16 and 32 s as PXE firmware
- * does (PXE 2.1: four retries with doubling timeouts), then gives up. Hardware is seen by a watch in this
+ * does (PXE 2.1: four retries with doubling timeouts), waits 32 s more, then gives up. Hardware is seen by a watch in this
  * process; latency is from a client's first DISCOVER to its Hardware's watch event. A client is lost when
  * it has no Hardware once its last timeout has run out; a duplicate is a MAC with more than one Hardware.
  * Used by the benchmark (`npm run bench:scale -- --discovery-clients …`) and, small, by the integration
@@ -25,8 +25,10 @@ import { RssSampler, cpuSeconds, findDescendant } from "../harness/proc-stats.ts
 import { startProgram } from "../harness/program.ts";
 import { rawCreates } from "./scale-run.ts";
 
-/** Seconds a PXE client waits after each DISCOVER before it resends (the last one: before it gives up). */
-export const PXE_TIMEOUTS_S = [4, 8, 16, 32, 32] as const;
+/** Seconds a PXE client waits before each resend of its DISCOVER: sent at 0, 4, 12, 28 and 60 s. */
+export const PXE_RESENDS_AFTER_S = [4, 8, 16, 32] as const;
+/** Seconds it waits for an offer after its last DISCOVER before it gives up (then: lost). */
+export const PXE_LAST_WAIT_S = 32;
 
 export interface DiscoveryRunOptions {
   clients: number;
@@ -83,7 +85,7 @@ interface Client {
   mac: string;
   bytes: Uint8Array;
   firstSentAt: number;
-  /** Index into PXE_TIMEOUTS_S of the wait after the last DISCOVER sent. */
+  /** DISCOVERs sent so far. */
   sends: number;
   nextAt: number;
   seenAt?: number;
@@ -148,157 +150,172 @@ async function scrape(
   };
 }
 
-export async function runDiscovery(opts: DiscoveryRunOptions): Promise<DiscoveryRunResult> {
-  const n = opts.clients;
-  const log = opts.log ?? (() => undefined);
-  const burstMs = opts.burstMs ?? 1000;
-  const cleanup: (() => unknown)[] = [];
-  try {
-    const dir = mkdtempSync(join(tmpdir(), "metalpool-bench-policy-"));
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-    // Room for every client: a /16 from 10.90.0.1 on.
-    const policy = {
-      namespace: opts.namespace,
-      acceptDirect: true,
-      addresses: { range: "10.90.0.1-10.90.255.254", netmask: "255.255.0.0", gateway: "10.90.0.0" },
-      ...(opts.limits ? { limits: opts.limits } : {}),
-    };
-    writeFileSync(join(dir, "policy.yaml"), stringify(policy));
-    const port = await freePort();
-    const proc = startProgram(
-      "discovery",
-      [
-        "--kubeconfig",
-        opts.kubeconfig,
-        "--namespace",
-        opts.namespace,
-        "--listen",
-        `127.0.0.1:${port}`,
-        "--metrics-addr",
-        "127.0.0.1:0",
-        "--policy",
-        join(dir, "policy.yaml"),
-        "--log-level",
-        "info",
-        ...(opts.discoveryArgs ?? []),
-      ],
-      {
-        built: opts.built ?? false,
-        ...(opts.nodeOptions ? { wrapper: ["env", `NODE_OPTIONS=${opts.nodeOptions}`] } : {}),
-      },
-    );
-    cleanup.push(() => proc.stop());
-    const metricsUrl = `http://127.0.0.1:${await proc.logged<number>("listening", "metricsPort")}`;
-    const recvBufferBytes = await proc.logged<number>("listening", "recvBufferBytes");
-    const pid = findDescendant(proc.child.pid ?? 0, "discovery/main.");
-    if (!pid) throw new Error("discovery's node process not found under its tether");
-    const rss = new RssSampler(pid, 200);
-    cleanup.push(() => rss.stop());
-    const rssStart = rss.sample();
+/** The real program on loopback with a policy file; its log gives the ports and the receive buffer. */
+async function startBenchDiscovery(opts: DiscoveryRunOptions, cleanup: (() => unknown)[]) {
+  const dir = mkdtempSync(join(tmpdir(), "metalpool-bench-policy-"));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  // Room for every client: a /16 from 10.90.0.1 on.
+  const policy = {
+    namespace: opts.namespace,
+    acceptDirect: true,
+    addresses: { range: "10.90.0.1-10.90.255.254", netmask: "255.255.0.0", gateway: "10.90.0.0" },
+    ...(opts.limits ? { limits: opts.limits } : {}),
+  };
+  writeFileSync(join(dir, "policy.yaml"), stringify(policy));
+  const port = await freePort();
+  const args = [
+    ...["--kubeconfig", opts.kubeconfig, "--namespace", opts.namespace, "--listen", `127.0.0.1:${port}`],
+    ...["--metrics-addr", "127.0.0.1:0", "--policy", join(dir, "policy.yaml"), "--log-level", "info"],
+    ...(opts.discoveryArgs ?? []),
+  ];
+  const proc = startProgram("discovery", args, {
+    built: opts.built ?? false,
+    ...(opts.nodeOptions ? { wrapper: ["env", `NODE_OPTIONS=${opts.nodeOptions}`] } : {}),
+  });
+  cleanup.push(() => proc.stop());
+  const metricsUrl = `http://127.0.0.1:${await proc.logged<number>("listening", "metricsPort")}`;
+  const recvBufferBytes = await proc.logged<number>("listening", "recvBufferBytes");
+  const pid = findDescendant(proc.child.pid ?? 0, "discovery/main.");
+  if (!pid) throw new Error("discovery's node process not found under its tether");
+  return { port, metricsUrl, recvBufferBytes, pid };
+}
 
-    const kc = new KubeConfig();
-    kc.loadFromFile(opts.kubeconfig);
-    const clients: Client[] = Array.from({ length: n }, (_, i) => ({
+/** The PXE clients: what each sent and when, and when its Hardware was seen. */
+class PxeFleet {
+  readonly clients: Client[];
+  readonly byMac: Map<string, Client>;
+  packetsSent = 0;
+  seen = 0;
+  lastSeenAt = 0;
+  /** Resolves when every client has been seen as Hardware. */
+  readonly allSeen: Promise<void>;
+  private resolveAllSeen: () => void = () => undefined;
+
+  constructor(n: number) {
+    this.clients = Array.from({ length: n }, (_, i) => ({
       mac: clientMac(i),
       bytes: pxeDiscover(clientMac(i), { uuid: clientUuid(i) }),
       firstSentAt: 0,
       sends: 0,
       nextAt: Number.POSITIVE_INFINITY,
     }));
-    const byMac = new Map(clients.map((c) => [c.mac, c]));
-    let lastSeenAt = 0;
-    let seen = 0;
-    let allSeen: () => void = () => undefined;
-    const allSeenPromise = new Promise<void>((resolve) => (allSeen = resolve));
-    const watch = new Informer<Hardware>(kc, HARDWARE, { namespace: opts.namespace });
-    watch.on("add", (hw) => {
-      const now = performance.now();
-      for (const mac of hardwareMacs(hw)) {
-        const c = byMac.get(mac);
-        if (!c || c.seenAt !== undefined) continue;
-        c.seenAt = now;
-        lastSeenAt = now;
-        if (++seen === n) allSeen();
+    this.byMac = new Map(this.clients.map((c) => [c.mac, c]));
+    this.allSeen = new Promise<void>((resolve) => (this.resolveAllSeen = resolve));
+  }
+
+  /** A Hardware appeared (watch event): its client stops resending. */
+  observe(hw: Hardware): void {
+    const now = performance.now();
+    for (const mac of hardwareMacs(hw)) {
+      const c = this.byMac.get(mac);
+      if (!c || c.seenAt !== undefined) continue;
+      c.seenAt = now;
+      this.lastSeenAt = now;
+      if (++this.seen === this.clients.length) this.resolveAllSeen();
+    }
+  }
+
+  private async send(socket: Socket, port: number, c: Client, now: number): Promise<void> {
+    const wait = PXE_RESENDS_AFTER_S[c.sends];
+    c.sends += 1;
+    c.nextAt = wait === undefined ? Number.POSITIVE_INFINITY : now + wait * 1000;
+    this.packetsSent += 1;
+    await send(socket, c.bytes, port);
+  }
+
+  /** Every client's first DISCOVER, spread evenly over `burstMs` in 10 ms slots. */
+  async burst(socket: Socket, port: number, burstMs: number): Promise<void> {
+    const n = this.clients.length;
+    const start = performance.now();
+    const slots = Math.max(1, Math.floor(burstMs / 10));
+    for (let s = 0; s < slots; s++) {
+      const wait = start + (s * burstMs) / slots - performance.now();
+      if (wait > 0) await sleep(wait);
+      for (const c of this.clients.slice(Math.floor((s * n) / slots), Math.floor(((s + 1) * n) / slots))) {
+        c.firstSentAt = performance.now();
+        await this.send(socket, port, c, c.firstSentAt);
       }
-    });
+    }
+  }
+
+  /**
+   * Resends each client's DISCOVER while it is not seen as Hardware and its firmware has not given up, until
+   * every client is seen or the last one gives up.
+   */
+  async resend(socket: Socket, port: number): Promise<void> {
+    const giveUpMs = (PXE_RESENDS_AFTER_S.reduce((a, b) => a + b, 0) + PXE_LAST_WAIT_S) * 1000;
+    const end = Math.max(...this.clients.map((c) => c.firstSentAt)) + giveUpMs;
+    let done = false;
+    void this.allSeen.then(() => (done = true));
+    while (!done && performance.now() < end) {
+      const now = performance.now();
+      for (const c of this.clients)
+        if (c.seenAt === undefined && c.nextAt <= now) await this.send(socket, port, c, now);
+      await sleep(50);
+    }
+  }
+
+  /** Latencies of the clients seen, first DISCOVER to Hardware, ascending (ms). */
+  latencies(): number[] {
+    return this.clients
+      .filter((c) => c.seenAt !== undefined)
+      .map((c) => (c.seenAt as number) - c.firstSentAt)
+      .sort((a, b) => a - b);
+  }
+}
+
+export async function runDiscovery(opts: DiscoveryRunOptions): Promise<DiscoveryRunResult> {
+  const n = opts.clients;
+  const log = opts.log ?? (() => undefined);
+  const burstMs = opts.burstMs ?? 1000;
+  const cleanup: (() => unknown)[] = [];
+  try {
+    const { port, metricsUrl, recvBufferBytes, pid } = await startBenchDiscovery(opts, cleanup);
+    const rss = new RssSampler(pid, 200);
+    cleanup.push(() => rss.stop());
+    const rssStart = rss.sample();
+
+    const kc = new KubeConfig();
+    kc.loadFromFile(opts.kubeconfig);
+    const fleet = new PxeFleet(n);
+    const watch = new Informer<Hardware>(kc, HARDWARE, { namespace: opts.namespace });
+    watch.on("add", (hw) => fleet.observe(hw));
     await watch.start();
     cleanup.push(() => watch.stop());
     if (watch.list().length) throw new Error(`namespace ${opts.namespace} already holds Hardware`);
-
     const socket = await udpSocket();
     cleanup.push(() => new Promise<void>((resolve) => socket.close(() => resolve())));
-    let packetsSent = 0;
-    const sendTo = async (c: Client, now: number): Promise<void> => {
-      const wait = PXE_TIMEOUTS_S[c.sends];
-      c.sends += 1;
-      c.nextAt = wait === undefined ? Number.POSITIVE_INFINITY : now + wait * 1000;
-      packetsSent += 1;
-      await send(socket, c.bytes, port);
-    };
 
     log(`  discovery: ${n} clients, first DISCOVERs within ${burstMs} ms (discovery pid ${pid})`);
     const cpu0 = cpuSeconds(pid);
     const start = performance.now();
-    // The burst: in 10 ms slots, each sending its share of the clients' first DISCOVER.
-    const slots = Math.max(1, Math.floor(burstMs / 10));
-    for (let s = 0; s < slots; s++) {
-      const due = start + (s * burstMs) / slots;
-      const wait = due - performance.now();
-      if (wait > 0) await sleep(wait);
-      const from = Math.floor((s * n) / slots);
-      const to = Math.floor(((s + 1) * n) / slots);
-      for (const c of clients.slice(from, to)) {
-        c.firstSentAt = performance.now();
-        await sendTo(c, c.firstSentAt);
-      }
-    }
-    // Resends: every client not yet seen as Hardware, when its timeout runs out; none after its last.
-    let finished = false;
-    const resender = (async (): Promise<void> => {
-      while (!finished) {
-        const now = performance.now();
-        for (const c of clients)
-          if (c.seenAt === undefined && c.nextAt <= now && c.sends < PXE_TIMEOUTS_S.length)
-            await sendTo(c, now);
-          else if (c.seenAt === undefined && c.nextAt <= now) c.nextAt = Number.POSITIVE_INFINITY;
-        await sleep(50);
-      }
-    })();
-    // Every client gives up once its last timeout ran out: the last first DISCOVER's plus all timeouts.
-    const giveUpMs = PXE_TIMEOUTS_S.reduce((a, b) => a + b, 0) * 1000;
-    const lastFirst = Math.max(...clients.map((c) => c.firstSentAt));
-    const deadline = lastFirst + giveUpMs - performance.now();
-    await Promise.race([allSeenPromise, sleep(deadline)]);
-    finished = true;
-    await resender;
+    await fleet.burst(socket, port, burstMs);
+    await fleet.resend(socket, port);
     const cpu = cpuSeconds(pid) - cpu0;
     const rssEnd = rss.sample();
-    if (seen < n)
-      log(`  discovery: ${n - seen} clients without Hardware after ${round(giveUpMs / 1000, 0)} s`);
+    if (fleet.seen < n) log(`  discovery: ${n - fleet.seen} clients without Hardware when they gave up`);
 
     const listed = await new KubeClient(kc).list<Hardware>(HARDWARE, opts.namespace);
     const perMac = new Map<string, number>();
     for (const hw of listed.items)
       for (const mac of hardwareMacs(hw)) perMac.set(mac, (perMac.get(mac) ?? 0) + 1);
-    const latencies = clients
-      .filter((c) => c.seenAt !== undefined)
-      .map((c) => (c.seenAt as number) - c.firstSentAt)
-      .sort((a, b) => a - b);
-    const seconds = (lastSeenAt - start) / 1000;
+    const latencies = fleet.latencies();
+    const seconds = (fleet.lastSeenAt - start) / 1000;
+    const clients = fleet.clients;
     return {
       clients: n,
       created: clients.filter((c) => perMac.has(c.mac)).length,
       lost: clients.filter((c) => c.seenAt === undefined).length,
       duplicates: [...perMac.values()].filter((count) => count > 1).length,
-      foreign: [...perMac.keys()].filter((mac) => !byMac.has(mac)).length,
+      foreign: [...perMac.keys()].filter((mac) => !fleet.byMac.has(mac)).length,
       seconds: round(seconds),
-      hardwarePerSecond: round(seen / seconds, 1),
+      hardwarePerSecond: round(fleet.seen / seconds, 1),
       latencyMs: {
         p50: round(quantile(latencies, 0.5), 0),
         p99: round(quantile(latencies, 0.99), 0),
         max: round(latencies.at(-1) ?? Number.NaN, 0),
       },
-      packetsSent,
+      packetsSent: fleet.packetsSent,
       clientsThatResent: clients.filter((c) => c.seenAt !== undefined && c.sends > 1).length,
       ...(await scrape(metricsUrl)),
       discoveryRssMiB: { start: mib(rssStart), peak: mib(rss.peakBytes), end: mib(rssEnd) },
