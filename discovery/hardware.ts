@@ -39,7 +39,9 @@ export function slimHardware(hw: Hardware): Hardware {
 
 /** The object without its undefined fields (optional fields are left out, never set to undefined). */
 function defined<T extends object>(o: { [K in keyof T]: T[K] | undefined }): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+  const out: Record<string, unknown> = {};
+  for (const key in o) if (o[key] !== undefined) out[key] = o[key];
+  return out as T;
 }
 
 export function hardwareName(mac: string): string {
