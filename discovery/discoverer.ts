@@ -20,8 +20,9 @@ import {
   type RejectReason,
 } from "./admit.ts";
 import { BoundedMap } from "./bounded-map.ts";
+import { ConcurrencyLimit } from "./concurrency.ts";
 import { DhcpDecodeError, decode } from "./dhcp/codec.ts";
-import { discoveredHardware, hardwareKey } from "./hardware.ts";
+import { discoveredHardware, hardwareKey, hardwareName, slimHardware } from "./hardware.ts";
 import { hostOf } from "./ip.ts";
 import { AddressPool } from "./ipam.ts";
 import type { DiscoveryMetrics } from "./metrics.ts";
@@ -51,6 +52,8 @@ export interface DiscovererDeps {
   metrics: DiscoveryMetrics;
   log: Logger;
   now?: () => number;
+  /** API calls (creates, last-seen patches) at once; the rest wait in arrival order. Default 16. */
+  apiConcurrency?: number;
 }
 
 /** Hardware by MAC, kept from informer events: answering "known?" never costs an API call. */
@@ -90,10 +93,12 @@ export class Discoverer {
   private readonly rules: AdmissionRules;
   private readonly lastSeenMs: number;
   private readonly now: () => number;
+  private readonly api: ConcurrencyLimit;
 
   constructor(deps: DiscovererDeps) {
     this.d = deps;
     this.now = deps.now ?? Date.now;
+    this.api = new ConcurrencyLimit(deps.apiConcurrency ?? 16);
     const limits = deps.policy.limits;
     this.addresses = new AddressPool(deps.policy.addresses.range);
     this.pending = new PendingTracker(parseDuration(limits.pendingExpiry));
@@ -206,14 +211,20 @@ export class Discoverer {
   private async create(facts: ClientFacts, approved: boolean, now: number): Promise<Outcome> {
     const address = this.addresses.allocate();
     if (!address) return this.reject("no-address", facts);
-    const hw = discoveredHardware(facts, this.d.policy, address, approved, new Date(now));
-    const name = hw.metadata.name ?? "";
-    const end = this.d.metrics.apiSeconds.startTimer({ verb: "create" });
+    const name = hardwareName(facts.mac);
+    let end: (labels: { result: string }) => void = () => undefined;
     try {
-      const created = await this.d.client.create(HARDWARE, hw);
+      // Admitted and given its address now; created when an API slot is free.
+      const created = await this.api.run(() => {
+        end = this.d.metrics.apiSeconds.startTimer({ verb: "create" });
+        return this.d.client.create(
+          HARDWARE,
+          discoveredHardware(facts, this.d.policy, address, approved, new Date(now)),
+        );
+      });
       end({ result: "ok" });
       this.d.hardware.upsertLocal(created);
-      this.observe(created);
+      this.observe(slimHardware(created));
       this.d.metrics.created.inc({ approval: approved ? "approved" : "pending" });
       this.d.log.info(
         {
@@ -260,19 +271,16 @@ export class Discoverer {
     if (hw.metadata.labels?.[LABEL.poolUID] || now - previous < interval)
       return { result: "known", hardware: name, refreshed: false };
     this.lastSeenWritten.set(key, now);
-    const end = this.d.metrics.apiSeconds.startTimer({ verb: "patch" });
+    let end: (labels: { result: string }) => void = () => undefined;
     try {
       const patch = { metadata: { annotations: { [ANNOTATION.lastSeen]: new Date(now).toISOString() } } };
-      const patched = await this.d.client.patch<Hardware>(
-        HARDWARE,
-        hw.metadata.namespace,
-        name,
-        patch,
-        "merge",
-      );
+      const patched = await this.api.run(() => {
+        end = this.d.metrics.apiSeconds.startTimer({ verb: "patch" });
+        return this.d.client.patch<Hardware>(HARDWARE, hw.metadata.namespace, name, patch, "merge");
+      });
       end({ result: "ok" });
       this.d.hardware.upsertLocal(patched);
-      this.observe(patched);
+      this.observe(slimHardware(patched));
       return { result: "known", hardware: name, refreshed: true };
     } catch (err) {
       end({ result: "error" });

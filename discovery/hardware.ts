@@ -9,6 +9,41 @@ export function hardwareKey(hw: Hardware): string {
   return `${hw.metadata.namespace ?? ""}/${hw.metadata.name ?? ""}`;
 }
 
+/**
+ * What discovery keeps of a Hardware: the fields its caches and the last-seen refresh read (identity,
+ * labels, annotations, each interface's MAC and address). Discovery watches every Hardware of the cluster
+ * and may hold thousands; spec's disks, netboot, user data and the rest are the operator's business.
+ */
+export function slimHardware(hw: Hardware): Hardware {
+  const m = hw.metadata;
+  return {
+    ...defined({ apiVersion: hw.apiVersion, kind: hw.kind }),
+    metadata: defined({
+      name: m.name,
+      namespace: m.namespace,
+      uid: m.uid,
+      resourceVersion: m.resourceVersion,
+      creationTimestamp: m.creationTimestamp,
+      deletionTimestamp: m.deletionTimestamp,
+      labels: m.labels,
+      annotations: m.annotations,
+    }),
+    spec: {
+      interfaces: (hw.spec?.interfaces ?? []).map((i) => {
+        const address = i.dhcp?.ip?.address;
+        return { dhcp: defined({ mac: i.dhcp?.mac, ip: address === undefined ? undefined : { address } }) };
+      }),
+    },
+  };
+}
+
+/** The object without its undefined fields (optional fields are left out, never set to undefined). */
+function defined<T extends object>(o: { [K in keyof T]: T[K] | undefined }): T {
+  const out: Record<string, unknown> = {};
+  for (const key in o) if (o[key] !== undefined) out[key] = o[key];
+  return out as T;
+}
+
 export function hardwareName(mac: string): string {
   return `discovered-${mac.replace(/:/g, "")}`;
 }

@@ -14,6 +14,7 @@ import { parseDuration } from "../lib/api/quantity.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
 import { startOpsServer } from "../lib/ops-server.ts";
 import { Discoverer } from "./discoverer.ts";
+import { slimHardware } from "./hardware.ts";
 import { listen } from "./listener.ts";
 import { DiscoveryMetrics } from "./metrics.ts";
 import { loadPolicy, type Policy } from "./policy.ts";
@@ -29,7 +30,18 @@ interface DiscoveryFlags {
   ipRange?: string;
   netmask?: string;
   gateway?: string;
+  apiConcurrency: string;
 }
+
+/**
+ * Packets being handled at once. Admission answers at once (O(1), no I/O), so what stays in flight is an
+ * admitted client waiting for its create (at most --api-concurrency run at once), which the policy's
+ * limits bound, or a known client's last-seen patch. Room for a whole rack booting at once: a 5,000-client
+ * burst must not overflow the queue while the first creates are still running.
+ */
+const MAX_IN_FLIGHT = 8192;
+/** Packets read but not yet handled, past MAX_IN_FLIGHT; beyond it they are dropped (queue-full). */
+const MAX_QUEUED = 1024;
 
 export function discoveryCommand(): Command {
   return withCommonFlags(new Command("metalpool-discovery"))
@@ -58,6 +70,13 @@ export function discoveryCommand(): Command {
     )
     .addOption(flag("--netmask <mask>", "netmask for new Hardware (overrides the policy file)"))
     .addOption(flag("--gateway <ip>", "gateway for new Hardware (overrides the policy file)"))
+    .addOption(
+      flag(
+        "--api-concurrency <n>",
+        "Kubernetes API calls (creates, last-seen patches) at once; admitted clients wait their turn",
+        "16",
+      ),
+    )
     .showHelpAfterError();
 }
 
@@ -95,6 +114,9 @@ async function main(): Promise<void> {
   const o = discoveryCommand().parse().opts<DiscoveryFlags>();
   const log = createLogger("metalpool-discovery", o.logLevel);
   const policy = loadPolicy(o.policy, overrides(o));
+  const apiConcurrency = Number(o.apiConcurrency);
+  if (!Number.isInteger(apiConcurrency) || apiConcurrency < 1)
+    throw new Error(`--api-concurrency must be a positive integer, got "${o.apiConcurrency}"`);
   const kc = loadKubeConfig(o.kubeconfig);
   const metrics = new DiscoveryMetrics();
   const namespaces = typeof o.namespace === "string" ? o.namespace.split(",").filter(Boolean) : o.namespace;
@@ -104,6 +126,7 @@ async function main(): Promise<void> {
       new Informer<Hardware>(kc, HARDWARE, {
         namespace,
         onError: (err) => log.warn({ err: String(err) }, "Hardware watch error; retrying"),
+        transform: slimHardware,
       }),
   );
   const ops = await startOpsServer({
@@ -113,11 +136,20 @@ async function main(): Promise<void> {
   });
   await Promise.all(informers.map((i) => i.start()));
   const hardware = mergeInformers(informers);
-  const discoverer = new Discoverer({ client: new KubeClient(kc), hardware, policy, metrics, log });
+  const discoverer = new Discoverer({
+    client: new KubeClient(kc),
+    hardware,
+    policy,
+    metrics,
+    log,
+    apiConcurrency,
+  });
   const listener = await listen(
     o.listen,
     (bytes, from, receivedAt) => discoverer.handle(bytes, from, receivedAt),
     {
+      maxInFlight: MAX_IN_FLIGHT,
+      maxQueued: MAX_QUEUED,
       onDrop: () => metrics.rejected("queue-full"),
       onError: (err) =>
         log.error({ err: err instanceof Error ? err.message : String(err) }, "packet handling failed"),

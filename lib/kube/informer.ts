@@ -18,7 +18,7 @@ import type { KubeConfig } from "./kubeconfig.ts";
 export type InformerEvent = "add" | "update" | "delete";
 export type Handler<T> = (obj: T, old?: T) => void;
 
-export interface InformerOptions {
+export interface InformerOptions<T extends KubeObject = KubeObject> {
   namespace?: string;
   labelSelector?: string;
   /** Re-deliver every cached object as an update this often (0: never). */
@@ -27,6 +27,12 @@ export interface InformerOptions {
   /** Injectable for tests. */
   sleep?: (ms: number) => Promise<void>;
   onError?: (err: unknown) => void;
+  /**
+   * What of each object to keep (after managedFields are dropped): a program that reads a few fields of
+   * many objects keeps only those. Applied to everything cached, listed, watched or written locally; the
+   * handlers see what it returns.
+   */
+  transform?: (obj: T) => T;
 }
 
 const key = (obj: KubeObject): string => `${obj.metadata.namespace ?? ""}/${obj.metadata.name ?? ""}`;
@@ -64,9 +70,9 @@ export class Informer<T extends KubeObject> {
   private resyncTimer: NodeJS.Timeout | undefined;
   private readonly sleep: (ms: number) => Promise<void>;
   readonly type: ResourceType;
-  readonly opts: InformerOptions;
+  readonly opts: InformerOptions<T>;
 
-  constructor(kc: KubeConfig, type: ResourceType, opts: InformerOptions = {}) {
+  constructor(kc: KubeConfig, type: ResourceType, opts: InformerOptions<T> = {}) {
     this.type = type;
     this.opts = opts;
     this.client = new KubeClient(kc);
@@ -92,7 +98,7 @@ export class Informer<T extends KubeObject> {
    */
   upsertLocal(written: T): void {
     // The writer keeps using its object; the cache takes a copy of the top level without managedFields.
-    const obj = cacheable({ ...written, metadata: { ...written.metadata } });
+    const obj = this.keep({ ...written, metadata: { ...written.metadata } });
     const k = key(obj);
     const old = this.cache.get(k);
     if (old && Number(old.metadata.resourceVersion) >= Number(obj.metadata.resourceVersion)) return;
@@ -159,7 +165,7 @@ export class Informer<T extends KubeObject> {
       labelSelector: this.opts.labelSelector,
     });
     const seen = new Set<string>();
-    for (const obj of list.items.map(cacheable)) {
+    for (const obj of list.items.map((o) => this.keep(o))) {
       const k = key(obj);
       seen.add(k);
       const old = this.cache.get(k);
@@ -230,10 +236,16 @@ export class Informer<T extends KubeObject> {
     }
   }
 
-  private apply(type: string, obj: T): void {
-    if (obj.metadata?.resourceVersion) this.resourceVersion = obj.metadata.resourceVersion;
+  /** What the cache holds of an object. */
+  private keep(obj: T): T {
+    const kept = cacheable(obj);
+    return this.opts.transform ? this.opts.transform(kept) : kept;
+  }
+
+  private apply(type: string, watched: T): void {
+    if (watched.metadata?.resourceVersion) this.resourceVersion = watched.metadata.resourceVersion;
     if (type === "BOOKMARK") return;
-    cacheable(obj);
+    const obj = this.keep(watched);
     obj.apiVersion ??= apiVersionOf(this.type);
     obj.kind ??= this.type.kind;
     const k = key(obj);

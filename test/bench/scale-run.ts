@@ -412,7 +412,7 @@ async function phase(
 }
 
 /** Creates `count` Hardware at `concurrency` in a scratch namespace, deleted afterwards; the rate and API server CPU. */
-async function rawCreates(
+export async function rawCreates(
   client: KubeClient,
   apiserver: number,
   namespace: string,

@@ -1,20 +1,30 @@
 #!/usr/bin/env node
 /**
- * Fleet scale benchmark: `npm run bench:scale -- --members 1000[,5000] [--out results.json]`.
- * For each N, on its own control plane: the API server's raw Hardware create rate (serial and at
- * concurrency 16), then the real operator program taking a pool of N operator-owned, Manual-power members
- * from 0 to N Ready, a quiet minute, and back to 0. Prints a table (metrics × N); --out writes the full
- * results as JSON. See README "Scale".
+ * Fleet scale benchmark: `npm run bench:scale -- --members 100,1000,5000 --discovery-clients 1000,5000
+ * [--out results.json]`. For each N, on its own control plane: the API server's raw Hardware create rate
+ * (serial and at concurrency 16), then either the real operator program taking a pool of N operator-owned,
+ * Manual-power members from 0 to N Ready, a quiet minute, and back to 0; or the real discovery program
+ * receiving N PXE clients' DHCPDISCOVERs within one second (with PXE's resends) and creating their
+ * Hardware. Prints one table (metrics × run); --out writes the full results as JSON. `--members none` or
+ * `--discovery-clients none` skips that part. Both programs run as built (dist/, what the image runs): the
+ * npm script builds first. See README "Scale".
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
+import { parse as parseYaml } from "yaml";
+import { REPO_DIR } from "../harness/control-plane.ts";
+import { benchDiscovery, type DiscoveryBenchResult } from "./discovery-run.ts";
 import { runScale, type RunResult } from "./scale-run.ts";
 
 const { values } = parseArgs({
   options: {
     members: { type: "string", default: "1000" },
     hardware: { type: "string", default: "10000" },
+    "discovery-clients": { type: "string", default: "1000,5000" },
+    "discovery-arg": { type: "string", multiple: true, default: [] },
+    "discovery-node-options": { type: "string" },
     out: { type: "string" },
     "raw-count": { type: "string", default: "1000" },
     "idle-seconds": { type: "string", default: "60" },
@@ -33,19 +43,70 @@ function positiveInt(name: string, raw: string): number {
   return n;
 }
 
-const members = (values.members ?? "").split(",").map((m) => positiveInt("members", m.trim()));
+const counts = (name: string, raw: string | undefined): number[] =>
+  raw === "none" ? [] : (raw ?? "").split(",").map((m) => positiveInt(name, m.trim()));
+const members = counts("members", values.members);
+const discoveryClients = counts("discovery-clients", values["discovery-clients"]);
+/** By default discovery runs with the chart's NODE_OPTIONS, as a Pod would; "none" runs it uncapped. */
+const discoveryNodeOptions =
+  values["discovery-node-options"] ??
+  (
+    parseYaml(readFileSync(join(REPO_DIR, "charts/metalpool/values.yaml"), "utf8")) as {
+      discovery: { nodeOptions: string };
+    }
+  ).discovery.nodeOptions;
 const wipeMode = values["wipe-mode"];
 if (wipeMode !== "None" && wipeMode !== "Metadata") throw new Error("--wipe-mode is None or Metadata");
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
-const ROWS: [string, (r: RunResult) => string | number][] = [
-  ["operator NODE_OPTIONS", (r) => r.operatorNodeOptions || "none"],
+type Column = { operator: RunResult } | { discovery: DiscoveryBenchResult };
+
+/** Rows both kinds of run have: the API server's raw create rate. */
+const RAW_ROWS: [string, (r: RunResult | DiscoveryBenchResult) => string | number][] = [
   ["raw creates/s, serial", (r) => r.raw.serialPerSecond],
   [
-    "raw creates/s, concurrency 16, before / after the loop",
+    "raw creates/s, concurrency 16, before / after the run",
     (r) => `${r.raw.concurrent16PerSecond} / ${r.raw.concurrent16AfterPerSecond}`,
   ],
+];
+
+const DISCOVERY_ROWS: [string, (r: DiscoveryBenchResult) => string | number][] = [
+  ["discovery: Hardware/s (first DISCOVER → last Hardware)", (r) => r.run.hardwarePerSecond],
+  ["discovery: Hardware/s ÷ raw concurrent creates/s (mean of both)", (r) => r.ratioToRaw],
+  ["discovery: all Hardware after, s", (r) => r.run.seconds],
+  [
+    "discovery: DISCOVER → Hardware ms, p50 / p99 / max",
+    (r) => `${r.run.latencyMs.p50} / ${r.run.latencyMs.p99} / ${r.run.latencyMs.max}`,
+  ],
+  ["discovery: p99 floor at the raw concurrent rate, ms", (r) => r.latencyFloorP99Ms],
+  ["discovery: lost clients / duplicate Hardware", (r) => `${r.run.lost} / ${r.run.duplicates}`],
+  [
+    "discovery: DISCOVERs sent / clients that resent",
+    (r) => `${r.run.packetsSent} / ${r.run.clientsThatResent}`,
+  ],
+  [
+    "discovery: rejections by reason",
+    (r) =>
+      Object.entries(r.run.rejections)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ") || "none",
+  ],
+  [
+    "discovery RSS MiB, start / peak",
+    (r) => `${r.run.discoveryRssMiB.start} / ${r.run.discoveryRssMiB.peak}`,
+  ],
+  [
+    "discovery heap used / heap total / external MiB, at the end",
+    (r) =>
+      `${r.run.discoveryMemoryMiB.heapUsed} / ${r.run.discoveryMemoryMiB.heapTotal} / ${r.run.discoveryMemoryMiB.external}`,
+  ],
+  ["discovery NODE_OPTIONS", (r) => r.nodeOptions || "none"],
+  ["discovery CPU s", (r) => r.run.discoveryCpuSeconds],
+];
+
+const ROWS: [string, (r: RunResult) => string | number][] = [
+  ["operator NODE_OPTIONS", (r) => r.operatorNodeOptions || "none"],
   ["scale-up 0→N Ready, s", (r) => r.up.seconds],
   ["scale-up members/s", (r) => r.up.membersPerSecond],
   ["scale-down N→0, s", (r) => r.down.seconds],
@@ -97,14 +158,37 @@ const ROWS: [string, (r: RunResult) => string | number][] = [
   ],
 ];
 
-function table(results: RunResult[]): string {
-  const header = ["metric", ...results.map((r) => `N=${r.members}`)];
-  const rows = ROWS.map(([name, get]) => [name, ...results.map((r) => String(get(r)))]);
+function table(columns: Column[]): string {
+  const header = [
+    "metric",
+    ...columns.map((c) =>
+      "operator" in c ? `operator N=${c.operator.members}` : `discovery N=${c.discovery.clients}`,
+    ),
+  ];
+  const cell = (c: Column, get: (c: Column) => string | number | undefined): string => {
+    const v = get(c);
+    return v === undefined ? "–" : String(v);
+  };
+  const rows = [
+    ...RAW_ROWS.map(([name, get]) => [
+      name,
+      ...columns.map((c) => cell(c, (c) => get("operator" in c ? c.operator : c.discovery))),
+    ]),
+    ...ROWS.map(([name, get]) => [
+      name,
+      ...columns.map((c) => cell(c, (c) => ("operator" in c ? get(c.operator) : undefined))),
+    ]),
+    ...DISCOVERY_ROWS.map(([name, get]) => [
+      name,
+      ...columns.map((c) => cell(c, (c) => ("discovery" in c ? get(c.discovery) : undefined))),
+    ]),
+  ].filter(([, ...cells]) => cells.some((v) => v !== "–"));
   const line = (cells: string[]): string => `| ${cells.join(" | ")} |`;
   return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
 }
 
 const results: RunResult[] = [];
+const discovery: DiscoveryBenchResult[] = [];
 const started = new Date().toISOString();
 for (const n of members) {
   results.push(
@@ -123,12 +207,25 @@ for (const n of members) {
     }),
   );
 }
-process.stdout.write(`${table(results)}\n`);
+for (const n of discoveryClients) {
+  discovery.push(
+    await benchDiscovery({
+      clients: n,
+      rawCount: positiveInt("raw-count", values["raw-count"] ?? ""),
+      discoveryArgs: values["discovery-arg"] ?? [],
+      ...(discoveryNodeOptions !== "none" ? { nodeOptions: discoveryNodeOptions } : {}),
+      log,
+    }),
+  );
+}
+process.stdout.write(
+  `${table([...results.map((operator) => ({ operator })), ...discovery.map((d) => ({ discovery: d }))])}\n`,
+);
 if (values.out) {
   const machine = { cpus: cpus().length, model: cpus()[0]?.model, loadavgAtEnd: loadavg() };
   writeFileSync(
     values.out,
-    `${JSON.stringify({ started, countedFrom: "apiserver_request_total", machine, results }, null, 2)}\n`,
+    `${JSON.stringify({ started, countedFrom: "apiserver_request_total", machine, results, discovery }, null, 2)}\n`,
   );
   log(`results written to ${values.out}`);
 }

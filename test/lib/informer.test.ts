@@ -109,6 +109,38 @@ describe("the informer", () => {
     );
   });
 
+  it("keeps what its transform returns, from the list, the watch and local writes alike", async () => {
+    const ns = await createNamespace(kc.makeApiClient(CoreV1Api), "tf");
+    await client.create(HARDWARE, hardware(ns, "listed"));
+    const seen: Hardware[] = [];
+    const inf = new Informer<Hardware>(kc, HARDWARE, {
+      namespace: ns,
+      transform: (h) => ({ ...h, spec: { interfaces: h.spec.interfaces?.slice(0, 1) } }),
+    });
+    informers.push(inf);
+    inf.on("add", (h) => seen.push(h)).on("update", (h) => seen.push(h));
+    await inf.start();
+    await client.create(HARDWARE, hardware(ns, "watched"));
+    await waitFor("watched", () => Promise.resolve(inf.get(ns, "watched") !== undefined), 10_000);
+    const written = await client.patch<Hardware>(
+      HARDWARE,
+      ns,
+      "listed",
+      { metadata: { labels: { v: "2" } } },
+      "merge",
+    );
+    inf.upsertLocal(written);
+    expect(written.spec.disks).toBeDefined(); // the writer's copy is untouched
+    for (const name of ["listed", "watched"]) {
+      const cached = inf.get(ns, name);
+      expect(Object.keys(cached?.spec ?? {})).toEqual(["interfaces"]);
+      expect(cached?.metadata.managedFields).toBeUndefined();
+      expect(cached?.kind).toBe("Hardware");
+    }
+    expect(inf.get(ns, "listed")?.metadata.labels).toEqual({ v: "2" });
+    expect(seen.map((h) => Object.keys(h.spec))).toEqual(seen.map(() => ["interfaces"]));
+  });
+
   it("backs off 1 s, 2 s, 4 s … up to 30 s between failed attempts", () => {
     expect([1, 2, 3, 4, 5, 6, 7].map(backoffMs)).toEqual([1000, 2000, 4000, 8000, 16000, 30000, 30000]);
   });
