@@ -33,6 +33,7 @@ import {
   remoteTargetKey,
   unexplained,
   unexplainedRemote,
+  quarantinedBy,
   type ClaimView,
 } from "./orphans.ts";
 import { POOL, PoolReconciler } from "./pool/reconcile.ts";
@@ -334,6 +335,7 @@ export class PoolController {
     const view: ClaimView = {
       poolExists: (uid) => uids.has(uid),
       claimOf: (ns, name) => hardware.get(ns, name)?.metadata.labels?.[LABEL.poolUID],
+      quarantinedBy: (ns, name) => quarantinedBy(hardware.get(ns, name)),
     };
     const client = this.leadership ? this.client.withSignal(this.leadership) : this.client;
     let collected = 0;

@@ -35,6 +35,29 @@ export function ownershipOf(o: KubeObject): Ownership | undefined {
 export interface ClaimView {
   poolExists(uid: string): boolean;
   claimOf(namespace: string, hardware: string): string | undefined;
+  /** The pool UID that quarantined a Hardware still quarantined; undefined otherwise. */
+  quarantinedBy?(namespace: string, hardware: string): string | undefined;
+}
+
+/** The pool that quarantined `hw`, while it is quarantined (a person clears the label to let it go). */
+export function quarantinedBy(hw: KubeObject | null | undefined): string | undefined {
+  if (hw?.metadata.labels?.[LABEL.quarantined] !== "true") return undefined;
+  return hw.metadata.annotations?.[ANNOTATION.quarantinedBy];
+}
+
+/**
+ * A pending power-off Job made by the pool that then quarantined the server: quarantine drops the claim at
+ * once (the server must not wait for its BMC to leave the pool), and this Job is what powers it off. No pool
+ * can claim a quarantined server, so powering it off acts on nobody's server; once the Job has run it is
+ * collected like any other.
+ */
+function quarantinePowerOff(o: KubeObject, own: Ownership, by: string | undefined): boolean {
+  if (o.kind !== "Job" || by !== own.poolUID) return false;
+  const job = o as BmcJob;
+  const tasks = job.spec?.tasks ?? [];
+  return (
+    tasks.length > 0 && tasks.every((t) => t.powerAction === "off") && jobOutcome(job).state === "pending"
+  );
 }
 
 /** Pure: the objects whose ownership the cached view does not explain (candidates, to be confirmed). */
@@ -42,6 +65,7 @@ export function unexplained<T extends KubeObject>(objects: readonly T[], view: C
   return objects.filter((o) => {
     const own = ownershipOf(o);
     if (!own || o.metadata.deletionTimestamp) return false;
+    if (quarantinePowerOff(o, own, view.quarantinedBy?.(own.hardwareNamespace, own.hardware))) return false;
     return !view.poolExists(own.poolUID) || view.claimOf(own.hardwareNamespace, own.hardware) !== own.poolUID;
   });
 }
@@ -119,11 +143,11 @@ export async function collectIfOrphaned(
 ): Promise<boolean> {
   const own = ownershipOf(o);
   if (!own) return false;
+  const hw = await client.getOrNull(HARDWARE, own.hardwareNamespace, own.hardware);
+  if (quarantinePowerOff(o, own, quarantinedBy(hw))) return false;
   const pool = await client.getOrNull(POOL, own.poolNamespace, own.poolName);
-  if (pool?.metadata.uid === own.poolUID) {
-    const hw = await client.getOrNull(HARDWARE, own.hardwareNamespace, own.hardware);
-    if (hw?.metadata.labels?.[LABEL.poolUID] === own.poolUID) return false;
-  }
+  if (pool?.metadata.uid === own.poolUID && hw?.metadata.labels?.[LABEL.poolUID] === own.poolUID)
+    return false;
   try {
     await where.delete(type, o.metadata.namespace, o.metadata.name ?? "", {
       ...(o.metadata.uid ? { uid: o.metadata.uid } : {}),

@@ -38,6 +38,8 @@ export const ANNOTATION = {
   poolNamespace: "metalpool.io/pool-namespace",
   claimedAt: "metalpool.io/claimed-at",
   quarantineReason: "metalpool.io/quarantine-reason",
+  /** The pool (UID) that quarantined the server: its power-off Job is explained while it is pending. */
+  quarantinedBy: "metalpool.io/quarantined-by",
   /** A person marks a member as the preferred victim on scale-down. */
   deletePreferred: "metalpool.io/delete-preferred",
   /** Where a member's MachineDeployment lives (namespace/name), for the way back from Hardware. */

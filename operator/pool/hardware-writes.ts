@@ -151,6 +151,7 @@ export function quarantine(
     h.metadata.annotations = {
       ...h.metadata.annotations,
       [ANNOTATION.quarantineReason]: reason.slice(0, 1024),
+      [ANNOTATION.quarantinedBy]: pool.uid,
     };
   });
 }
