@@ -87,7 +87,9 @@ export async function assertClaimed(client: KubeClient, hw: Hardware, pool: Pool
   return fresh;
 }
 
+/** Lets a server go: no claim, none of the claim's bookkeeping, and PXE off, so no Workflow can boot it. */
 function dropClaim(hw: Hardware): void {
+  setNetboot(hw, false);
   const labels = { ...hw.metadata.labels };
   delete labels[LABEL.poolUID];
   delete labels[LABEL.pool];

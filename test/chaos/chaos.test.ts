@@ -366,6 +366,9 @@ describe("chaos", () => {
           expect(counts["Workflow add"] ?? 0).toBeGreaterThan(0);
           expect(run.checker.violations()).toEqual([]);
           const late = run.checker.lateWrites();
+          console.log(
+            `seed ${seed}: ${JSON.stringify(counts)}; events after a gap (not judged): ${run.checker.gaps()}`,
+          );
           if (late.length)
             console.log(
               `seed ${seed}: late writes of a deposed leader (harmless, collected):\n${late.join("\n")}`,

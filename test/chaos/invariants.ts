@@ -8,6 +8,10 @@
  * - a power request (the intent recorded on a Workflow, or a power-off recorded on a Hardware) is recorded
  *   only while the pool holds the server; the BMC is asked only after that record.
  *
+ * The checker's own watches can break (an API server or etcd restart, a compaction): it relists, and each
+ * object then shows only its latest state. Transitions across such a gap are not judged (they are counted,
+ * gaps()); everything seen step by step is.
+ *
  * One exception, because leader election is not fencing: a request a leader sent before its deadline can
  * reach the API server after it (held in a stalled network, or in the kernel of a killed process), when
  * another replica may already have released the server. Writes to the Hardware are resourceVersion-guarded
@@ -30,6 +34,8 @@ interface Seen {
   type: "add" | "update" | "delete";
   obj: KubeObject;
   old?: KubeObject;
+  /** Emitted by a relist after a gap: only the latest state, the changes in between unseen. */
+  gap: boolean;
 }
 
 export class InvariantChecker {
@@ -46,7 +52,10 @@ export class InvariantChecker {
 
   private record<T extends KubeObject>(inf: Informer<T>, kind: Seen["kind"]): void {
     const rv = (o: KubeObject): number => Number(o.metadata.resourceVersion) || 0;
-    inf.on("add", (obj) => this.seen.push({ rv: rv(obj), kind, type: "add", obj: structuredClone(obj) }));
+    const gap = (): boolean => inf.isRelisting();
+    inf.on("add", (obj) =>
+      this.seen.push({ rv: rv(obj), kind, type: "add", obj: structuredClone(obj), gap: gap() }),
+    );
     inf.on("update", (obj, old) => {
       if (obj === old || obj.metadata.resourceVersion === old?.metadata.resourceVersion) return; // a resync
       this.seen.push({
@@ -55,10 +64,11 @@ export class InvariantChecker {
         type: "update",
         obj: structuredClone(obj),
         old: structuredClone(old),
+        gap: gap(),
       });
     });
     inf.on("delete", (obj) =>
-      this.seen.push({ rv: rv(obj), kind, type: "delete", obj: structuredClone(obj) }),
+      this.seen.push({ rv: rv(obj), kind, type: "delete", obj: structuredClone(obj), gap: gap() }),
     );
   }
 
@@ -69,6 +79,11 @@ export class InvariantChecker {
   stop(): void {
     this.hardware.stop();
     this.workflows.stop();
+  }
+
+  /** Events that came from a relist after a gap (their transitions are not judged). */
+  gaps(): number {
+    return this.seen.filter((s) => s.gap).length;
   }
 
   /** How many events were checked, by kind: a run that saw nothing proves nothing. */
@@ -100,17 +115,18 @@ export class InvariantChecker {
         const before = claims.get(name);
         const after = s.type === "delete" ? undefined : s.obj.metadata.labels?.[LABEL.poolUID];
         const strays = [...(stray.get(name) ?? [])];
-        if (!before && after && strays.length)
+        if (!before && after && strays.length && !s.gap)
           out.push(
             `rv ${s.rv}: Hardware ${name} claimed by pool ${after} while late Workflow(s) ${strays.join(", ")} exist`,
           );
-        if (before && after && before !== after)
+        // Across a gap the states in between are unseen: a claim may have been free in between; not judged.
+        if (before && after && before !== after && !s.gap)
           out.push(
             `rv ${s.rv}: Hardware ${name} passed from pool ${before} to pool ${after} without being free`,
           );
         const offBefore = s.old?.metadata.annotations?.[ANNOTATION.powerOffRequested];
         const offAfter = s.obj.metadata.annotations?.[ANNOTATION.powerOffRequested];
-        if (offAfter && offAfter !== offBefore && !after)
+        if (offAfter && offAfter !== offBefore && !after && !s.gap)
           out.push(`rv ${s.rv}: power-off recorded on Hardware ${name}, which no pool held`);
         if (after) claims.set(name, after);
         else claims.delete(name);
@@ -125,6 +141,7 @@ export class InvariantChecker {
         continue;
       }
       const holder = claims.get(hw);
+      if (s.gap) continue; // its creation or change happened at an unseen moment
       // Written for a server no pool holds: a deposed leader's late write (tolerated while it cannot act).
       const report = (what: string): void => {
         if (holder === undefined) {
