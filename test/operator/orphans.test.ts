@@ -16,6 +16,7 @@ import { POOL } from "../../operator/pool/reconcile.ts";
 import { createNamespace, kubeconfigPath, testKubeConfig } from "../harness/kube.ts";
 import { startOperator, type OperatorProcess } from "../harness/operator.ts";
 import { waitFor } from "../harness/ports.ts";
+import { findDescendant } from "../harness/proc-stats.ts";
 import { WorkflowSimulator, type SimulatedOutcome } from "../harness/workflow-simulator.ts";
 import { World, condition, hardware, poolObject } from "./fixtures.ts";
 
@@ -150,8 +151,17 @@ describe("orphans", () => {
     await w.client.create(HARDWARE, hardware(w.namespace, "h1"));
     const gone = await w.client.create(POOL, pool(w.namespace, 1));
     await waitFor("h1 claimed", async () => (await claimOf(w, "h1")) === gone.metadata.uid, 30_000);
-    await w.client.patch(POOL, w.namespace, "p", { metadata: { finalizers: null } }, "merge");
-    await w.client.delete(POOL, w.namespace, "p");
+    // The operator is held still while the finalizer goes and the pool is deleted: running, it could put its
+    // finalizer back in between, and the pool would then be deleted the normal way (its server released).
+    const program = findDescendant(op.child.pid ?? 0, "operator/main.ts");
+    if (!program) throw new Error("the operator's node process not found");
+    process.kill(program, "SIGSTOP");
+    try {
+      await w.client.patch(POOL, w.namespace, "p", { metadata: { finalizers: null } }, "merge");
+      await w.client.delete(POOL, w.namespace, "p");
+    } finally {
+      process.kill(program, "SIGCONT");
+    }
     const core = kc.makeApiClient(CoreV1Api);
     const warning = async (): Promise<string | undefined> =>
       (await core.listNamespacedEvent({ namespace: w.namespace })).items.find(
