@@ -199,7 +199,7 @@ export class Informer<T extends KubeObject> {
     for (const [k, old] of this.cache) {
       if (!seen.has(k)) {
         this.cache.delete(k);
-        this.bury(k, listVersion(list));
+        this.bury(k, list.metadata.resourceVersion);
         this.emit("delete", old);
       }
     }
@@ -303,5 +303,3 @@ export function mergeInformers<T extends KubeObject>(informers: Informer<T>[]): 
         ?.upsertLocal(obj),
   });
 }
-
-const listVersion = <T>(list: ObjectList<T>): string | undefined => list.metadata.resourceVersion;

@@ -156,17 +156,22 @@ export class KubeClient {
     this.signal = opts.signal;
   }
 
+  /** The API server of the current context and the URL of `path` on it, with the query set. */
+  private endpoint(path: string, query: RequestOptions["query"] = {}): { server: string; url: URL } {
+    const cluster = this.kc.getCurrentCluster();
+    if (!cluster) throw new Error("no current cluster in kubeconfig");
+    const url = new URL(cluster.server.replace(/\/$/, "") + path);
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
+    return { server: cluster.server, url };
+  }
+
   /** The same client whose requests also end when `signal` aborts. */
   withSignal(signal: AbortSignal): KubeClient {
     return new KubeClient(this.kc, { signal: this.signal ? AbortSignal.any([this.signal, signal]) : signal });
   }
 
   async request<T>(method: string, path: string, body?: unknown, opts: RequestOptions = {}): Promise<T> {
-    const cluster = this.kc.getCurrentCluster();
-    if (!cluster) throw new Error("no current cluster in kubeconfig");
-    const url = new URL(cluster.server.replace(/\/$/, "") + path);
-    for (const [k, v] of Object.entries(opts.query ?? {}))
-      if (v !== undefined) url.searchParams.set(k, String(v));
+    const { server, url } = this.endpoint(path, opts.query);
     const scope = new RequestScope(
       [this.signal, opts.signal].filter((x): x is AbortSignal => x !== undefined),
     );
@@ -182,7 +187,7 @@ export class KubeClient {
       } catch (err) {
         throw aborted() ?? err;
       }
-      const connection = await connectionFor(this.kc, cluster.server);
+      const connection = await connectionFor(this.kc, server);
       const headers: Record<string, string> = { ...connection.headers, accept: "application/json" };
       if (body !== undefined) headers["content-type"] = opts.contentType ?? "application/json";
       scope.startTimeout(opts.timeoutMs ?? 30_000);
@@ -231,14 +236,10 @@ export class KubeClient {
     onEvent: (type: string, object: unknown) => void,
     signal: AbortSignal,
   ): Promise<void> {
-    const cluster = this.kc.getCurrentCluster();
-    if (!cluster) throw new Error("no current cluster in kubeconfig");
-    const url = new URL(cluster.server.replace(/\/$/, "") + path);
-    for (const [k, v] of Object.entries({ ...query, watch: true }))
-      if (v !== undefined) url.searchParams.set(k, String(v));
+    const { server, url } = this.endpoint(path, { ...query, watch: true });
     const scope = new RequestScope([signal, ...(this.signal ? [this.signal] : [])]);
     try {
-      const connection = await connectionFor(this.kc, cluster.server);
+      const connection = await connectionFor(this.kc, server);
       scope.startTimeout((query.timeoutSeconds + 60) * 1000);
       const res = await fetch(url, {
         headers: { ...connection.headers, accept: "application/json" },

@@ -320,20 +320,23 @@ const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
 /** The operator's ops URL, read from its log once (the log may be gone by the time it is asked again). */
 const opsUrls = new WeakMap<OperatorProcess, Promise<string>>();
 
-/** One sample of the operator's own /metrics, by exact series name with labels. */
-async function operatorMetric(op: OperatorProcess, series: string): Promise<number> {
+/** The operator's own /metrics, as text. */
+async function operatorMetrics(op: OperatorProcess): Promise<string> {
   let url = opsUrls.get(op);
   if (!url) opsUrls.set(op, (url = op.opsUrl()));
-  const text = await (await fetch(`${await url}/metrics`)).text();
+  return (await fetch(`${await url}/metrics`)).text();
+}
+
+/** One sample of the operator's own /metrics, by exact series name with labels. */
+async function operatorMetric(op: OperatorProcess, series: string): Promise<number> {
+  const text = await operatorMetrics(op);
   const line = text.split("\n").find((l) => l.startsWith(`${series} `));
   return Number(line?.split(" ").at(-1) ?? 0);
 }
 
 /** The sum of every series of one metric family's samples named `name` (e.g. a histogram's _sum). */
 async function operatorMetricSum(op: OperatorProcess, name: string): Promise<number> {
-  let url = opsUrls.get(op);
-  if (!url) opsUrls.set(op, (url = op.opsUrl()));
-  const text = await (await fetch(`${await url}/metrics`)).text();
+  const text = await operatorMetrics(op);
   return text
     .split("\n")
     .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
