@@ -254,8 +254,10 @@ export async function checkScenario(
   namespace: string,
   start: number,
 ): Promise<{ missing: string[]; report: string }> {
+  // Every target scraped after the scenario ended, and the window's last point after that scrape: a point
+  // sees only samples at or before it, so ending the window before the scrape would miss the last changes.
+  await prom.scrapedSince(Math.ceil(Date.now() / 1000));
   const end = Math.ceil(Date.now() / 1000);
-  await prom.scrapedSince(end);
   // A range query's points are start, start + step, …: the window starts a whole number of steps before
   // its end, so the last point is the end and what happened last is seen.
   const from = end - Math.ceil((end - start) / STEP_SECONDS) * STEP_SECONDS;

@@ -122,14 +122,15 @@ export async function startPrometheus(targets: string[], ruleFiles: string[] = [
     url,
     query,
     queryRange,
+    // A scrape that failed (its 1 s timeout on a loaded machine) also stamps `up`, with 0 and no samples:
+    // only a successful scrape of every target since `time` means the targets' latest values are stored.
     scrapedSince: (time) =>
       waitFor(
-        `every target scraped since ${time}`,
+        `every target scraped successfully since ${time}`,
         async () =>
-          ((await query("min(timestamp(up))")).data?.result ?? []).some(
-            ({ value }) => Number(value[1]) >= time,
-          ),
-        30_000,
+          (await query(`count(timestamp(up == 1) >= ${time})`)).data?.result[0]?.value[1] ===
+          String(targets.length),
+        60_000,
       ),
     logTail,
     stop,
