@@ -18,6 +18,42 @@ export type Script = (wf: Workflow) => SimulatedOutcome;
 
 const NEXT: Record<string, string> = { "": "PENDING", PENDING: "RUNNING", RUNNING: "DONE" };
 
+/** The status the simulator writes when it moves `wf` to `next` (also replayed by the scale benchmark). */
+export function simulatedStatus(wf: Workflow, next: string): Record<string, unknown> {
+  const now = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+  const mac = wf.spec.hardwareMap?.device_1 ?? "";
+  const failed = next === "FAILED";
+  return {
+    ...wf.status,
+    state: next,
+    agentID: mac,
+    tasks: [
+      {
+        id: "task-main",
+        name: "main",
+        agentID: mac,
+        actions: [
+          {
+            id: "action-stream-image",
+            name: "stream-image",
+            state: failed ? "FAILED" : next === "SUCCESS" ? "SUCCESS" : "RUNNING",
+            message: failed ? "simulated: image download failed" : "",
+          },
+        ],
+      },
+    ],
+    conditions: [
+      {
+        type: "Simulated",
+        status: failed ? "False" : "True",
+        reason: next,
+        message: `simulator moved to ${next}`,
+        time: now,
+      },
+    ],
+  };
+}
+
 export class WorkflowSimulator {
   private readonly kc: KubeConfig;
   private readonly client: KubeClient;
@@ -107,38 +143,7 @@ export class WorkflowSimulator {
     const outcome = this.script(wf);
     if (next === "DONE") next = outcome === "succeed" ? "SUCCESS" : outcome === "fail" ? "FAILED" : "";
     if (!next || (outcome === "hang" && state === "RUNNING")) return;
-    const now = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
-    const mac = wf.spec.hardwareMap?.device_1 ?? "";
-    const failed = next === "FAILED";
-    const status = {
-      ...wf.status,
-      state: next,
-      agentID: mac,
-      tasks: [
-        {
-          id: "task-main",
-          name: "main",
-          agentID: mac,
-          actions: [
-            {
-              id: "action-stream-image",
-              name: "stream-image",
-              state: failed ? "FAILED" : next === "SUCCESS" ? "SUCCESS" : "RUNNING",
-              message: failed ? "simulated: image download failed" : "",
-            },
-          ],
-        },
-      ],
-      conditions: [
-        {
-          type: "Simulated",
-          status: failed ? "False" : "True",
-          reason: next,
-          message: `simulator moved to ${next}`,
-          time: now,
-        },
-      ],
-    };
+    const status = simulatedStatus(wf, next);
     try {
       await this.client.patch(WORKFLOW, this.namespace, name, { status }, "merge", { subresource: "status" });
     } catch (err) {
