@@ -22,6 +22,8 @@ import { crdFiles, installCrds, startControlPlane, type ControlPlane } from "../
 import { startOperator, type OperatorProcess } from "../harness/operator.ts";
 import { RssSampler, cpuSeconds, findDescendant } from "../harness/proc-stats.ts";
 import { WorkflowSimulator } from "../harness/workflow-simulator.ts";
+import { forEachBounded } from "./bounded.ts";
+import { replayScaleUpWrites, type ReplayResult } from "./loop-replay.ts";
 import { poolObject } from "../operator/fixtures.ts";
 
 const NAMESPACE: ResourceType = {
@@ -109,7 +111,18 @@ export interface RunResult {
   };
   up: PhaseResult;
   down: PhaseResult;
-  loop: { seconds: number; writesPerSecond: number; operatorWritesPerSecond: number; ratioToRaw: number };
+  loop: {
+    seconds: number;
+    writesPerSecond: number;
+    operatorWritesPerSecond: number;
+    ratioToRaw: number;
+    /** All writes per second during the scale-up alone. */
+    upWritesPerSecond: number;
+    /** The scale-up's writes/s ÷ the replay's: the share of the API server's ceiling for this work. */
+    upRatioToReplay: number;
+  };
+  /** The scale-up's writes replayed without an operator (loop-replay.ts). */
+  replay: ReplayResult;
   /** Steady state after scale-up: measured once the operator has written nothing for a while (settle). */
   idle: {
     settleSeconds: number;
@@ -188,19 +201,6 @@ export function benchHardware(namespace: string, name: string, i: number, cls = 
       ],
     },
   };
-}
-
-/** Runs `task(i)` for i in [0, count) with at most `concurrency` at once. */
-async function forEachBounded(
-  count: number,
-  concurrency: number,
-  task: (i: number) => Promise<unknown>,
-): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < count) await task(next++);
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
 }
 
 async function createHardware(
@@ -435,6 +435,11 @@ export async function rawCreates(
   };
 }
 
+/** Members whose scale-up writes are replayed (enough for a steady rate, bounded so N = 5,000 stays quick). */
+const REPLAY_MAX_MEMBERS = 2000;
+/** Members replayed at once: the operator's member-action concurrency. */
+const REPLAY_CONCURRENCY = 32;
+
 export async function runScale(opts: RunOptions): Promise<RunResult> {
   const n = opts.members;
   const cp = await startControlPlane();
@@ -543,6 +548,18 @@ export async function runScale(opts: RunOptions): Promise<RunResult> {
       (p) => ready(p) && (p.status?.members?.length ?? -1) === 0,
     );
     if (sim.errors.length) throw new Error(`workflow simulator: ${sim.errors.slice(0, 3).join("; ")}`);
+    const replayMembers = Math.min(n, REPLAY_MAX_MEMBERS);
+    opts.log(`  replaying the scale-up's writes for ${replayMembers} members without an operator`);
+    const replay = await replayScaleUpWrites({
+      kc,
+      client,
+      apiserverPid: apiserver,
+      namespace: "replay",
+      members: replayMembers,
+      concurrency: REPLAY_CONCURRENCY,
+      makeHardware: (ns, name, i) => benchHardware(ns, name, n + opts.hardware + i),
+    });
+    opts.log(`  replay: ${replay.writesPerSecond} writes/s`);
     const after = await rawCreates(client, apiserver, "raw-after", opts.rawCount, 16);
     const raw = {
       count: opts.rawCount,
@@ -567,7 +584,10 @@ export async function runScale(opts: RunOptions): Promise<RunResult> {
         writesPerSecond: round(loopWrites / loopSeconds, 1),
         operatorWritesPerSecond: round((up.writes.operator + down.writes.operator) / loopSeconds, 1),
         ratioToRaw: round(loopWrites / loopSeconds / rawRate),
+        upWritesPerSecond: round(up.writes.total / up.seconds, 1),
+        upRatioToReplay: round(up.writes.total / up.seconds / replay.writesPerSecond),
       },
+      replay,
       idle,
       operatorRssMiB: {
         empty: mib(empty),

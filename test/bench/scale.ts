@@ -117,6 +117,10 @@ const ROWS: [string, (r: RunResult) => string | number][] = [
   ["simulator writes/member", (r) => (r.up.writes.simulator + r.down.writes.simulator) / r.members],
   ["loop: all writes/s", (r) => r.loop.writesPerSecond],
   ["loop: writes/s ÷ raw concurrent creates/s (mean of both)", (r) => r.loop.ratioToRaw],
+  ["scale-up: all writes/s", (r) => r.loop.upWritesPerSecond],
+  ["replay of the scale-up's writes without an operator: writes/s", (r) => r.replay.writesPerSecond],
+  ["kube-apiserver CPU % in the replay", (r) => r.replay.apiserverCpuPercent],
+  ["scale-up writes/s ÷ replay writes/s", (r) => r.loop.upRatioToReplay],
   [
     "kube-apiserver CPU %: raw creates / scale-up / scale-down",
     (r) =>
