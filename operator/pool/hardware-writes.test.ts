@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ANNOTATION, LABEL } from "../../lib/api/labels.ts";
 import type { Hardware } from "../../lib/api/tinkerbell.ts";
 import { KubeApiError, type KubeClient } from "../../lib/kube/rest.ts";
-import { NotClaimedError, NotReleasingError, markReleasing, release } from "./hardware-writes.ts";
+import { NotClaimedError, NotReleasingError, markReleasing, quarantine, release } from "./hardware-writes.ts";
 
 const pool = { namespace: "ns", name: "p", uid: "pool-1" };
 
@@ -73,5 +73,21 @@ describe("writes to a claimed Hardware", () => {
     const unmarked = server(hw(3));
     await expect(release(unmarked.client, hw(3), pool)).rejects.toBeInstanceOf(NotReleasingError);
     expect(unmarked.calls).toEqual(["GET"]);
+  });
+
+  it("turn PXE off with the claim on release and on quarantine, so no late Workflow can boot the server", async () => {
+    const released = await release(
+      server(hw(4, { releasing: true })).client,
+      hw(4, { releasing: true }),
+      pool,
+    );
+    const quarantined = await quarantine(server(hw(4)).client, hw(4), pool, "three attempts failed");
+    for (const h of [released, quarantined]) {
+      expect(h.spec.interfaces?.[0]?.netboot).toEqual({ allowPXE: false, allowWorkflow: false });
+      expect(h.metadata.labels?.[LABEL.poolUID]).toBeUndefined();
+      expect(h.metadata.annotations?.[ANNOTATION.releasing]).toBeUndefined();
+    }
+    expect(quarantined.metadata.labels?.[LABEL.quarantined]).toBe("true");
+    expect(quarantined.metadata.annotations?.[ANNOTATION.quarantinedBy]).toBe(pool.uid);
   });
 });

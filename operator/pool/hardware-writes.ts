@@ -110,7 +110,6 @@ function dropClaim(hw: Hardware): void {
   ])
     delete annotations[k];
   hw.metadata.annotations = annotations;
-  setNetboot(hw, false);
   // machine-controller leaves Staged/Decommissioned and an instance id behind; a released server is clean.
   if (hw.spec.metadata) {
     delete hw.spec.metadata.state;
