@@ -9,32 +9,23 @@
  * (test/harness/dashboards.ts).
  */
 import { CoreV1Api } from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MACHINE } from "../../lib/api/machine-controller.ts";
-import {
-  BMC_JOB,
-  BMC_MACHINE,
-  HARDWARE,
-  WORKFLOW,
-  type BmcJob,
-  type Hardware,
-  type Workflow,
-} from "../../lib/api/tinkerbell.ts";
-import { Informer } from "../../lib/kube/informer.ts";
+import { BMC_JOB, HARDWARE, type BmcJob, type Hardware } from "../../lib/api/tinkerbell.ts";
 import { POOL } from "../../operator/pool/reconcile.ts";
 import { OsmFixture, joinNode } from "../harness/cluster-fixtures.ts";
 import { checkScenario } from "../harness/dashboards.ts";
-import { createNamespace, kubeconfigPath, testKubeConfig } from "../harness/kube.ts";
+import { kubeconfigPath, testKubeConfig } from "../harness/kube.ts";
 import {
   startGarbageCollector,
   startMachineController,
   type LoggedProcess,
 } from "../harness/machine-controller.ts";
-import { startOperator, type OperatorProcess } from "../harness/operator.ts";
+import type { OperatorProcess } from "../harness/operator.ts";
 import { waitFor } from "../harness/ports.ts";
-import { startPrometheus, type Prometheus } from "../harness/prometheus.ts";
-import { labUnavailable, startProvisioningLab, type ProvisioningLab } from "../harness/provisioning-lab.ts";
-import { World, condition, poolObject } from "../operator/fixtures.ts";
+import { labUnavailable, type ProvisioningLab } from "../harness/provisioning-lab.ts";
+import { startStackScenario, type StackScenario } from "../harness/stack-scenario.ts";
+import { condition, poolObject, type World } from "../operator/fixtures.ts";
 
 const unavailable = labUnavailable();
 if (unavailable) console.warn(`end-to-end tests on the real Tinkerbell stack skipped: ${unavailable}`);
@@ -42,6 +33,7 @@ if (unavailable) console.warn(`end-to-end tests on the real Tinkerbell stack ski
 describe.skipIf(unavailable)("a pool in the default configuration, with machine-controller", () => {
   const kc = testKubeConfig();
   const core = kc.makeApiClient(CoreV1Api);
+  let scenario: StackScenario;
   let ns = "";
   let world: World;
   let lab: ProvisioningLab;
@@ -49,65 +41,22 @@ describe.skipIf(unavailable)("a pool in the default configuration, with machine-
   let mc: LoggedProcess;
   let gc: LoggedProcess;
   let osm: OsmFixture;
-  let workflows: Informer<Workflow>;
-  let prom: Prometheus;
-  /** When Prometheus first had every target (Unix seconds): the dashboards' time range starts here. */
-  let scrapedFrom = 0;
-  const states = new Map<string, string[]>();
+  let states: Map<string, string[]>;
 
   beforeAll(async () => {
-    ns = await createNamespace(core, "e2e-mc");
-    world = new World(kc, ns);
-    lab = await startProvisioningLab({
-      kubeconfigPath: kubeconfigPath(),
-      apiServer: inject("apiServer"),
-      namespace: ns,
-      servers: ["srv1"],
-      discovery: {
-        addresses: { range: "10.213.0.100-10.213.0.150", netmask: "255.255.255.0", gateway: "10.213.0.1" },
-      },
-    });
-    const { secret, bmcMachine, hardware } = lab.objects("srv1", ns);
-    await core.createNamespacedSecret({ namespace: ns, body: secret });
-    await world.client.create(BMC_MACHINE, bmcMachine);
-    await world.client.create(HARDWARE, hardware);
-    workflows = new Informer<Workflow>(kc, WORKFLOW, { namespace: ns });
-    const record = (wf: Workflow): void => {
-      const name = wf.metadata.name ?? "";
-      const seen = states.get(name) ?? [];
-      const state = wf.status?.state;
-      if (state && seen.at(-1) !== state) seen.push(state);
-      states.set(name, seen);
-    };
-    workflows.on("add", record).on("update", record);
-    await workflows.start();
+    scenario = await startStackScenario({ namespacePrefix: "e2e-mc", identity: "e2e-mc" });
+    ({ ns, world, lab, operator, states } = scenario);
     osm = new OsmFixture(kc, core, ns);
     await osm.start();
     gc = startGarbageCollector({ kubeconfigPath: kubeconfigPath() });
     mc = startMachineController({ kubeconfigPath: kubeconfigPath(), namespace: ns });
-    operator = startOperator({
-      kubeconfig: kubeconfigPath(),
-      namespace: ns,
-      identity: "e2e-mc",
-      // The lab's BMC speaks plain http (as rufio reaches it); the operator reads its inventory too.
-      // The default Lease (not the harness's 3 s): QEMU under TCG keeps a core busy, and a replica that
-      // misses a renewal exits by design.
-      extraArgs: ["--allow-insecure-bmc", "true", "--lease-duration", "15s"],
-    });
-    // Scraping from before the pool exists, so every counter's rise is seen.
-    const targets = [await operator.opsUrl(), lab.discovery?.metricsUrl ?? ""].map((u) => new URL(u).host);
-    prom = await startPrometheus(targets);
-    scrapedFrom = Math.floor(Date.now() / 1000);
   }, 600_000);
 
   afterAll(async () => {
-    workflows?.stop();
     osm?.stop();
-    await prom?.stop();
-    await operator?.stop();
     await mc?.stop();
     await gc?.stop();
-    await lab?.stop();
+    await scenario?.stop();
   });
 
   /** The failing test's evidence: every program's log tail, the Workflow states, the lab's servers. */
@@ -201,8 +150,12 @@ describe.skipIf(unavailable)("a pool in the default configuration, with machine-
   }, 900_000);
 
   it("shows every dashboard panel this scenario should produce", async () => {
-    if (!prom) throw new Error("no Prometheus");
-    const { missing, report } = await checkScenario(prom, "machine-controller", ns, scrapedFrom);
+    const { missing, report } = await checkScenario(
+      scenario.prom,
+      "machine-controller",
+      ns,
+      scenario.scrapedFrom,
+    );
     expect(missing, report).toEqual([]);
   });
 });

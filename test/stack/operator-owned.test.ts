@@ -8,96 +8,41 @@
  * show is asked for (test/harness/dashboards.ts).
  */
 import { randomUUID } from "node:crypto";
-import { CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  BMC_JOB,
-  BMC_MACHINE,
-  HARDWARE,
-  WORKFLOW,
-  type BmcJob,
-  type Hardware,
-  type Workflow,
-} from "../../lib/api/tinkerbell.ts";
+import { BMC_JOB, HARDWARE, type BmcJob, type Hardware } from "../../lib/api/tinkerbell.ts";
 import { LABEL } from "../../lib/api/labels.ts";
-import { Informer } from "../../lib/kube/informer.ts";
 import { POOL } from "../../operator/pool/reconcile.ts";
 import { IMAGES } from "../../operator/provision/template.ts";
 import { checkScenario } from "../harness/dashboards.ts";
-import { createNamespace, kubeconfigPath, testKubeConfig } from "../harness/kube.ts";
-import { startOperator, type OperatorProcess } from "../harness/operator.ts";
+import type { OperatorProcess } from "../harness/operator.ts";
 import { waitFor } from "../harness/ports.ts";
-import { startPrometheus, type Prometheus } from "../harness/prometheus.ts";
-import { labUnavailable, startProvisioningLab, type ProvisioningLab } from "../harness/provisioning-lab.ts";
+import type { Prometheus } from "../harness/prometheus.ts";
+import { labUnavailable, type ProvisioningLab } from "../harness/provisioning-lab.ts";
 import { startVm } from "../harness/qemu.ts";
-import { World, condition, poolObject } from "../operator/fixtures.ts";
-import { inject } from "vitest";
+import { startStackScenario, type StackScenario } from "../harness/stack-scenario.ts";
+import { condition, poolObject, type World } from "../operator/fixtures.ts";
 
 const unavailable = labUnavailable();
 if (unavailable) console.warn(`end-to-end tests on the real Tinkerbell stack skipped: ${unavailable}`);
 
 describe.skipIf(unavailable)("an operator-owned pool on the real Tinkerbell stack", () => {
-  const kc = testKubeConfig();
+  let scenario: StackScenario;
   let ns = "";
   let world: World;
   let lab: ProvisioningLab;
   let operator: OperatorProcess;
-  let workflows: Informer<Workflow>;
   let prom: Prometheus;
-  /** When Prometheus first had every target (Unix seconds): the dashboards' time range starts here. */
-  let scrapedFrom = 0;
+  let states: Map<string, string[]>;
   let unknownServer: ReturnType<typeof startVm> | undefined;
-  /** Every state each Workflow showed, in order, as the watch delivered them. */
-  const states = new Map<string, string[]>();
 
   beforeAll(async () => {
-    ns = await createNamespace(kc.makeApiClient(CoreV1Api), "e2e-op");
-    world = new World(kc, ns);
-    lab = await startProvisioningLab({
-      kubeconfigPath: kubeconfigPath(),
-      apiServer: inject("apiServer"),
-      namespace: ns,
-      servers: ["srv1"],
-      // Unknown servers get pending Hardware with an address of the lab's network.
-      discovery: {
-        addresses: { range: "10.213.0.100-10.213.0.150", netmask: "255.255.255.0", gateway: "10.213.0.1" },
-      },
-    });
-    const { secret, bmcMachine, hardware } = lab.objects("srv1", ns);
-    await kc.makeApiClient(CoreV1Api).createNamespacedSecret({ namespace: ns, body: secret });
-    await world.client.create(BMC_MACHINE, bmcMachine);
-    await world.client.create(HARDWARE, hardware);
-    workflows = new Informer<Workflow>(kc, WORKFLOW, { namespace: ns });
-    const record = (wf: Workflow): void => {
-      const name = wf.metadata.name ?? "";
-      const seen = states.get(name) ?? [];
-      const state = wf.status?.state;
-      if (state && seen.at(-1) !== state) seen.push(state);
-      states.set(name, seen);
-    };
-    workflows.on("add", record).on("update", record);
-    await workflows.start();
-    operator = startOperator({
-      kubeconfig: kubeconfigPath(),
-      namespace: ns,
-      identity: "e2e",
-      // The lab's BMC speaks plain http (as rufio reaches it); the operator reads its inventory too.
-      // The default Lease (not the harness's 3 s): QEMU under TCG keeps a core busy, and a replica that
-      // misses a renewal exits by design.
-      extraArgs: ["--allow-insecure-bmc", "true", "--lease-duration", "15s"],
-    });
-    // Scraping from before the pool exists, so every counter's rise is seen.
-    const targets = [await operator.opsUrl(), lab.discovery?.metricsUrl ?? ""].map((u) => new URL(u).host);
-    prom = await startPrometheus(targets);
-    scrapedFrom = Math.floor(Date.now() / 1000);
+    scenario = await startStackScenario({ namespacePrefix: "e2e-op", identity: "e2e" });
+    ({ ns, world, lab, operator, prom, states } = scenario);
   }, 600_000);
 
   afterAll(async () => {
-    workflows?.stop();
     await unknownServer?.stopAndClean();
-    await prom?.stop();
-    await operator?.stop();
-    await lab?.stop();
+    await scenario?.stop();
   });
 
   it("provisions a server through rufio, smee and tink-server, then wipes and releases it", async (ctx) => {
@@ -209,7 +154,7 @@ describe.skipIf(unavailable)("an operator-owned pool on the real Tinkerbell stac
 
   it("shows every dashboard panel this scenario should produce", async () => {
     if (!prom) throw new Error("no Prometheus");
-    const { missing, report } = await checkScenario(prom, "operator-owned", ns, scrapedFrom);
+    const { missing, report } = await checkScenario(prom, "operator-owned", ns, scenario.scrapedFrom);
     expect(missing, report).toEqual([]);
   });
 });
