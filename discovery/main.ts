@@ -13,7 +13,7 @@ import { KubeClient } from "../lib/kube/rest.ts";
 import { parseDuration } from "../lib/api/quantity.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
 import { startOpsServer } from "../lib/ops-server.ts";
-import { Discoverer } from "./discoverer.ts";
+import { DEFAULT_API_CONCURRENCY, Discoverer } from "./discoverer.ts";
 import { slimHardware } from "./hardware.ts";
 import { listen } from "./listener.ts";
 import { DiscoveryMetrics } from "./metrics.ts";
@@ -74,7 +74,7 @@ export function discoveryCommand(): Command {
       flag(
         "--api-concurrency <n>",
         "Kubernetes API calls (creates, last-seen patches) at once; admitted clients wait their turn",
-        "16",
+        String(DEFAULT_API_CONCURRENCY),
       ),
     )
     .showHelpAfterError();
