@@ -88,7 +88,9 @@ describe("a real Prometheus scraping the operator and discovery", () => {
     // Every Workflow of the flaky server fails; everything else (provisioning, wipes) succeeds.
     sim = new WorkflowSimulator(kc, ns, (wf) => (wf.spec.hardwareRef === "flaky-1" ? "fail" : "succeed"));
     sim.start();
-    operator = startOperator({ kubeconfig: kubeconfigPath(), namespace: ns, identity: "prom", extraArgs: ["--allow-insecure-bmc", "true"] });
+    // A retry backoff longer than the harness's second, so the flaky server's wait between its two attempts
+    // (phase Failed) spans several scrapes and the pool dashboard's "Failed, awaiting retry" must show it.
+    operator = startOperator({ kubeconfig: kubeconfigPath(), namespace: ns, identity: "prom", extraArgs: ["--allow-insecure-bmc", "true", "--retry-backoff", "5s"] });
     // Discovery whose Hardware goes to a namespace that does not exist: the API server refuses every create.
     discovery = await startDiscovery(ns, {
       namespace: `${ns}-missing`,

@@ -66,8 +66,9 @@ export const PANEL_EXPECTATIONS: Record<string, Partial<Record<Scenario, Expecta
   "metalpool-pool/Ready": { ...all(D), simulated: NZ },
   "metalpool-pool/Desired": all(NZ),
   "metalpool-pool/Provisioning": { ...all(NZ), simulated: D },
-  // A second's retry backoff: the Failed phase is gone before the next scrape.
-  "metalpool-pool/Failed, awaiting retry": all(D),
+  // The real stacks' retry backoff is a second: the Failed phase is gone before the next scrape. The
+  // simulated scenario's is 5 s.
+  "metalpool-pool/Failed, awaiting retry": { ...all(D), simulated: NZ },
   "metalpool-pool/Short of hardware": { ...all(D), simulated: NZ },
   "metalpool-pool/Claim → Ready p50 (24h)": all(NZ),
   "metalpool-pool/Members by phase": all(NZ),
