@@ -204,7 +204,7 @@ async function main(): Promise<void> {
       },
       onError: (err) =>
         log.warn({ err: err instanceof Error ? err.message : String(err) }, "leader election error"),
-      onObserved: (transitions) => metrics.leaseTransitions.set(transitions),
+      onObserved: (transitions) => metrics.leaseTransitions.set({ lease: o.leaderElectionId }, transitions),
     });
     elector.start();
   } else {

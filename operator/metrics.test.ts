@@ -235,4 +235,12 @@ describe("OperatorMetrics from pool passes", () => {
       }),
     ).toBe(10.5);
   });
+
+  it("the Lease's hand-over count has no sample until the Lease is seen (a 0 first would read as changes)", async () => {
+    const m = new OperatorMetrics();
+    expect(await value(m, "metalpool_leader_lease_transitions", {})).toBeUndefined();
+    expect(await m.registry.metrics()).not.toMatch(/^metalpool_leader_lease_transitions[ {]/m);
+    m.leaseTransitions.set({ lease: "metalpool-operator" }, 7);
+    expect(await value(m, "metalpool_leader_lease_transitions", { lease: "metalpool-operator" })).toBe(7);
+  });
 });

@@ -152,9 +152,15 @@ export class OperatorMetrics {
     help: "1 while this instance holds the leader Lease.",
     registers: [this.registry],
   });
+  /**
+   * Labelled by the Lease's name so that no sample exists before the Lease is first seen: an unlabelled
+   * gauge starts at 0, and a replica starting beside a Lease that changed hands N times would jump 0 → N,
+   * which the leader-changes panel and MetalpoolLeaderFlapping read as N changes within the hour.
+   */
   readonly leaseTransitions = new Gauge({
     name: "metalpool_leader_lease_transitions",
     help: "The leader Lease's leaseTransitions as this instance last saw it (every replica watches it).",
+    labelNames: ["lease"] as const,
     registers: [this.registry],
   });
   readonly queueDepth = new Gauge({

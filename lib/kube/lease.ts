@@ -16,7 +16,7 @@
 import type { KubeConfig } from "./kubeconfig.ts";
 import { KubeClient, isConflict, type KubeObject, type ResourceType } from "./rest.ts";
 
-const LEASE: ResourceType = {
+export const LEASE: ResourceType = {
   group: "coordination.k8s.io",
   version: "v1",
   plural: "leases",
@@ -24,7 +24,7 @@ const LEASE: ResourceType = {
   namespaced: true,
 };
 
-interface LeaseSpec {
+export interface LeaseSpec {
   holderIdentity?: string;
   leaseDurationSeconds?: number;
   acquireTime?: string;
@@ -32,7 +32,7 @@ interface LeaseSpec {
   leaseTransitions?: number;
 }
 
-interface Lease extends KubeObject {
+export interface Lease extends KubeObject {
   spec: LeaseSpec;
 }
 

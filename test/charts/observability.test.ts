@@ -12,6 +12,7 @@ import { CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HARDWARE, type Hardware } from "../../lib/api/tinkerbell.ts";
 import { LABEL } from "../../lib/api/labels.ts";
+import { LEASE, type Lease } from "../../lib/kube/lease.ts";
 import { POOL } from "../../operator/pool/reconcile.ts";
 import { REPO_DIR } from "../harness/control-plane.ts";
 import { createNamespace, kubeconfigPath, testKubeConfig } from "../harness/kube.ts";
@@ -57,6 +58,8 @@ describe("a real Prometheus scraping the operator and discovery", () => {
   let discovery: DiscoveryProcess | undefined;
   /** When Prometheus first had every target (Unix seconds): the dashboards' time range starts here. */
   let scrapedFrom = 0;
+  /** Renews the Lease of a leader that was there before this operator, until it "dies". */
+  let previousLeader: NodeJS.Timeout | undefined;
   /** BMCs that answer every request with this HTTP status. */
   const answering: Server[] = [];
   const bmcAnswering = async (status: number): Promise<string> => {
@@ -85,6 +88,18 @@ describe("a real Prometheus scraping the operator and discovery", () => {
   beforeAll(async () => {
     ns = await createNamespace(kc.makeApiClient(CoreV1Api), "prom");
     world = new World(kc, ns);
+    // A previous leader that still renews: the operator starts as a standby and takes over once the renewals
+    // stop, a hand-over the fleet dashboard's "Leader changes" must count as one (the Lease changed hands 4
+    // times before this operator first read it).
+    const previous = await world.client.create<Lease>(LEASE, {
+      metadata: { namespace: ns, name: "metalpool-operator" },
+      spec: { holderIdentity: "prom-previous", leaseDurationSeconds: 3, renewTime: new Date().toISOString().replace("Z", "000Z"), leaseTransitions: 4 },
+    });
+    let lease = previous;
+    previousLeader = setInterval(() => {
+      lease.spec.renewTime = new Date().toISOString().replace("Z", "000Z");
+      world.client.update(LEASE, lease).then((l) => (lease = l), () => undefined);
+    }, 500);
     // Every Workflow of the flaky server fails; everything else (provisioning, wipes) succeeds.
     sim = new WorkflowSimulator(kc, ns, (wf) => (wf.spec.hardwareRef === "flaky-1" ? "fail" : "succeed"));
     sim.start();
@@ -99,6 +114,9 @@ describe("a real Prometheus scraping the operator and discovery", () => {
     // Scraping from before the first claim, so every counter's rise is seen.
     prom = await startPrometheus([await operator.opsUrl(), discovery.metricsUrl].map((u) => new URL(u).host), [join(files, "alerts.yaml")]);
     scrapedFrom = Math.floor(Date.now() / 1000);
+    // The standby's view of the Lease is scraped; then the previous leader stops renewing.
+    await waitForValue("max(metalpool_leader_lease_transitions)", 4);
+    clearInterval(previousLeader);
     // Two unknown PXE clients (one retrying) and a datagram that is not DHCP.
     await send(discovery.port, [pxeDiscover("52:54:00:ee:00:01"), pxeDiscover("52:54:00:ee:00:01"), pxeDiscover("52:54:00:ee:00:02"), Uint8Array.of(1, 2, 3)]);
     await kc.makeApiClient(CoreV1Api).createNamespacedSecret({ namespace: ns, body: { metadata: { name: "bmc" }, stringData: { username: "u", password: "p" } } });
@@ -129,6 +147,7 @@ describe("a real Prometheus scraping the operator and discovery", () => {
   });
 
   afterAll(async () => {
+    clearInterval(previousLeader);
     sim?.stop();
     await prom?.stop();
     for (const server of answering) await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -160,6 +179,10 @@ describe("a real Prometheus scraping the operator and discovery", () => {
     for (const result of ["unreachable", "unauthorized", "server", "config"])
       await waitFor(`an inventory read counted as ${result}`, async () => ((await value(`sum(metalpool_bmc_requests_total{operation="inventory", result="${result}"})`)) ?? 0) >= 1, 60_000);
     expect(await value(`sum(metalpool_member_phase_duration_seconds_count{${pools("shrinking")}, phase="Deprovisioning"})`)).toBe(1);
+    // One hand-over: from the previous leader to this operator (not 4 + 1, the Lease's whole history).
+    await waitForValue("max(metalpool_leader)", 1);
+    await waitForValue("max(metalpool_leader_lease_transitions)", 5);
+    expect(await value("max(max_over_time(metalpool_leader_lease_transitions[1h])) - min(min_over_time(metalpool_leader_lease_transitions[1h]))")).toBe(1);
     // Both programs say their version.
     expect(await value('count(metalpool_build_info{version!="unknown"})')).toBe(2);
     expect(await value("sum(process_resident_memory_bytes) > 0")).toBeGreaterThan(0);

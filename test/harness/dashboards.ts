@@ -53,7 +53,8 @@ export const PANEL_EXPECTATIONS: Record<string, Partial<Record<Scenario, Expecta
   "metalpool-fleet/Failed attempts by reason (per hour)": { ...all(D), simulated: NZ },
   "metalpool-fleet/Quarantines and releases (per hour)": all(NZ),
   "metalpool-fleet/Leader": all(NZ),
-  "metalpool-fleet/Leader changes (1h)": all(D),
+  // The simulated scenario's operator takes over from a previous leader.
+  "metalpool-fleet/Leader changes (1h)": { ...all(D), simulated: NZ },
   "metalpool-fleet/Work queue": all(D),
   "metalpool-fleet/Versions": all(NZ),
   "metalpool-fleet/Reconcile latency": all(NZ),

@@ -10,6 +10,7 @@ import { CoreV1Api } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
 import { MACHINE } from "../../lib/api/machine-controller.ts";
 import { HARDWARE, type Workflow } from "../../lib/api/tinkerbell.ts";
+import { LEASE } from "../../lib/kube/lease.ts";
 import type { KubeObject } from "../../lib/kube/rest.ts";
 import { POOL } from "../../operator/pool/reconcile.ts";
 import { OsmFixture, joinNode } from "../harness/cluster-fixtures.ts";
@@ -26,13 +27,6 @@ import { World, condition, hardware, poolObject } from "./fixtures.ts";
 
 const kc = testKubeConfig();
 type Machine = KubeObject;
-const LEASE = {
-  group: "coordination.k8s.io",
-  version: "v1",
-  plural: "leases",
-  kind: "Lease",
-  namespaced: true,
-};
 let cleanup: (() => Promise<void>)[] = [];
 let operators: OperatorProcess[] = [];
 let machineControllers: LoggedProcess[] = [];
