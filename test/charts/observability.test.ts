@@ -98,7 +98,11 @@ describe("a real Prometheus scraping the operator and discovery", () => {
     let lease = previous;
     previousLeader = setInterval(() => {
       lease.spec.renewTime = new Date().toISOString().replace("Z", "000Z");
-      world.client.update(LEASE, lease).then((l) => (lease = l), () => undefined);
+      // A renewal that failed (a conflict, a slow API server) is retried from a fresh read.
+      world.client
+        .update(LEASE, lease)
+        .catch(() => world.client.get<Lease>(LEASE, ns, "metalpool-operator"))
+        .then((l) => (lease = l), () => undefined);
     }, 500);
     // Every Workflow of the flaky server fails; everything else (provisioning, wipes) succeeds.
     sim = new WorkflowSimulator(kc, ns, (wf) => (wf.spec.hardwareRef === "flaky-1" ? "fail" : "succeed"));
