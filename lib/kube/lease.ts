@@ -53,7 +53,7 @@ export interface LeaderElectionOptions {
 }
 
 /** Microsecond timestamps as the Lease API wants them (RFC 3339 with 6 fraction digits). */
-const microTime = (ms: number): string => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
+export const microTime = (ms: number): string => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
 
 /** What identifies a change of the record: any write by anyone changes one of these. */
 const recordKey = (l: Lease): string =>

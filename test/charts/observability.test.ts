@@ -12,7 +12,7 @@ import { CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HARDWARE, type Hardware } from "../../lib/api/tinkerbell.ts";
 import { LABEL } from "../../lib/api/labels.ts";
-import { LEASE, type Lease } from "../../lib/kube/lease.ts";
+import { LEASE, microTime, type Lease } from "../../lib/kube/lease.ts";
 import { POOL } from "../../operator/pool/reconcile.ts";
 import { REPO_DIR } from "../harness/control-plane.ts";
 import { createNamespace, kubeconfigPath, testKubeConfig } from "../harness/kube.ts";
@@ -91,13 +91,12 @@ describe("a real Prometheus scraping the operator and discovery", () => {
     // A previous leader that still renews: the operator starts as a standby and takes over once the renewals
     // stop, a hand-over the fleet dashboard's "Leader changes" must count as one (the Lease changed hands 4
     // times before this operator first read it).
-    const previous = await world.client.create<Lease>(LEASE, {
+    let lease = await world.client.create<Lease>(LEASE, {
       metadata: { namespace: ns, name: "metalpool-operator" },
-      spec: { holderIdentity: "prom-previous", leaseDurationSeconds: 3, renewTime: new Date().toISOString().replace("Z", "000Z"), leaseTransitions: 4 },
+      spec: { holderIdentity: "prom-previous", leaseDurationSeconds: 3, renewTime: microTime(Date.now()), leaseTransitions: 4 },
     });
-    let lease = previous;
     previousLeader = setInterval(() => {
-      lease.spec.renewTime = new Date().toISOString().replace("Z", "000Z");
+      lease.spec.renewTime = microTime(Date.now());
       // A renewal that failed (a conflict, a slow API server) is retried from a fresh read.
       world.client
         .update(LEASE, lease)
